@@ -1,0 +1,89 @@
+//! A storage-world probe for the plugin runtime's sandbox tests. It is not a driver:
+//! `apply_layer` reads the whole layer stream, looks for a marker `probe:<word>` in its
+//! bytes (a file named so inside a tar is enough), and misbehaves on request:
+//!
+//! - `probe:loop`    spins forever (the host's epoch deadline must stop it);
+//! - `probe:balloon` allocates until the store's memory cap stops it;
+//! - `probe:trap`    panics (a trap);
+//! - `probe:chown`   calls the `files.chown` import, which its manifest does not grant,
+//!   and returns the host's answer as its error;
+//! - anything else   succeeds, reporting the stream's sha256 as the DiffID.
+//!
+//! Every other call fails with a plain error: the probe holds no layers.
+
+use std::io::Read;
+
+use hostctl_sdk::storage::{AppliedLayer, DriverInfo, LayerStream, MountPlan, StorageDriver};
+use hostctl_sdk::{Error, ErrorKind, Result, files};
+use sha2::{Digest, Sha256};
+
+struct Probe;
+
+fn no_layers() -> Error {
+    Error::new(ErrorKind::Other, "the probe holds no layers")
+}
+
+fn marker(bytes: &[u8]) -> Option<&[u8]> {
+    let at = bytes.windows(6).position(|w| w == b"probe:")?;
+    let rest = &bytes[at + 6..];
+    let end = rest.iter().position(|b| !b.is_ascii_lowercase()).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+impl StorageDriver for Probe {
+    fn info() -> DriverInfo {
+        DriverInfo { name: "probe".into(), status: vec![] }
+    }
+
+    fn apply_layer(_id: String, _parent: Option<String>, mut layer: LayerStream<'_>) -> Result<AppliedLayer> {
+        let mut bytes = Vec::new();
+        if let Err(err) = layer.read_to_end(&mut bytes) {
+            return Err(layer.take_host_error().unwrap_or_else(|| Error::io("reading the layer", err)));
+        }
+        match marker(&bytes) {
+            Some(b"loop") => {
+                let mut n = 0u64;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            Some(b"balloon") => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            Some(b"trap") => panic!("probe asked to trap"),
+            Some(b"chown") => match files::chown("anything", 1, 1) {
+                Ok(()) => Err(Error::new(ErrorKind::Other, "chown was allowed")),
+                Err(err) => Err(err),
+            },
+            _ => Ok(AppliedLayer {
+                diff_id: format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),
+                size: bytes.len() as u64,
+            }),
+        }
+    }
+
+    fn create_layer(_id: String, _parent: Option<String>) -> Result<()> {
+        Err(no_layers())
+    }
+    fn get(_id: String) -> Result<MountPlan> {
+        Err(no_layers())
+    }
+    fn put(_id: String) -> Result<()> {
+        Err(no_layers())
+    }
+    fn remove(_id: String) -> Result<()> {
+        Ok(())
+    }
+    fn exists(_id: String) -> bool {
+        false
+    }
+    fn metadata(_id: String) -> Result<Vec<(String, String)>> {
+        Err(no_layers())
+    }
+}
+
+hostctl_sdk::export_storage_driver!(Probe);
