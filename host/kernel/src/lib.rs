@@ -1,1 +1,19 @@
-//! placeholder
+//! # hostctl-kernel
+//!
+//! Everything in hostctl that asks the Linux kernel for something goes through this crate,
+//! one thin module per kernel concept, so the rest of the host can be read (and unit
+//! tested with recording fakes) without syscalls in the way. No wasmtime and no tokio here.
+//!
+//! - [`confined`]: a directory handle that privileged file operations (lchown, chmod,
+//!   mknod, overlay whiteouts, xattrs, symlinks) cannot escape: every path is resolved with
+//!   `openat2(RESOLVE_BENEATH)`, so `..`, absolute paths and symlinks leading out fail.
+//!   The plugin runtime's `files` capability imports are built on it.
+//! - [`mount`]: overlay and bind mounts of directories inside a [`confined::ConfinedDir`],
+//!   behind the [`mount::Mounter`] trait (the real kernel, or a [`mount::Recorder`] in
+//!   unit tests). Paths are resolved beneath the root first and handed to mount(2) as
+//!   `/proc/self/fd/N`, so what was checked is exactly what gets mounted.
+//!
+//! Later issues add namespaces, cgroups and netlink here.
+
+pub mod confined;
+pub mod mount;
