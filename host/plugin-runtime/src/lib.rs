@@ -1,1 +1,41 @@
-//! placeholder
+//! # hostctl-plugin-runtime
+//!
+//! The only code in hostctl that knows wasmtime. It loads plugins (WebAssembly components)
+//! and calls them in a sandbox; the daemon sees plain Rust types and [`PluginError`]s.
+//!
+//! Loading ([`loader`], [`registry`]): a plugin is a directory with `plugin.toml`
+//! ([`manifest`]: name, kind, version, the component's sha256, the capabilities granted)
+//! and the component. The component is compiled once and cached precompiled ([`cache`]),
+//! checked against the WIT versions this host speaks, and linked into an `InstancePre`.
+//!
+//! Calling ([`sandbox`], [`storage`]): each call instantiates a fresh store with a memory
+//! cap and an epoch deadline ([`engine`] ticks the epoch), and turns traps into errors that
+//! name the plugin: a looping, ballooning or panicking plugin fails one operation and the
+//! daemon keeps serving.
+//!
+//! Host capabilities ([`imports`]): what plugins may call back: `log`, `files` (privileged
+//! file operations confined to the plugin's root, each behind a grant) and `content`
+//! (blobs streamed and verified by digest). A denied call is an error value for the guest,
+//! never a trap.
+//!
+//! Storage drivers answer with mount plans; [`plan`] checks them against the grants before
+//! the kernel layer performs them.
+//!
+//! The generated bindings live in one private module, `bindings`.
+
+mod bindings;
+pub mod cache;
+pub mod engine;
+pub mod imports;
+pub mod loader;
+pub mod manifest;
+pub mod plan;
+pub mod registry;
+pub mod sandbox;
+pub mod storage;
+
+pub use imports::content::BlobSource;
+pub use loader::{Defaults, LoadError, Loader, Plugin, PluginInfo};
+pub use registry::Registry;
+pub use sandbox::{ErrorKind, PluginError};
+pub use storage::{AppliedLayer, DriverInfo, MountedLayer, StoragePlugin};

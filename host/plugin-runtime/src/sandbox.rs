@@ -1,0 +1,244 @@
+//! One call into a plugin: a fresh store and instance, its limits, and what a failure
+//! means.
+//!
+//! Every operation gets a new `Store` instantiated from the plugin's `InstancePre` (tens
+//! of microseconds), so a trapped or poisoned instance never serves a second call and no
+//! guest state leaks between operations. Each store has:
+//! - a WASI context whose only pre-open is the plugin's root, as `/` (no network, no
+//!   environment, stdout discarded, stderr kept in memory for the error message);
+//! - a [`Limiter`] capping linear memory, tables and instances, which remembers when the
+//!   memory cap was hit so the resulting trap is reported as what it is;
+//! - an epoch deadline of the plugin's call timeout. When it expires, the call is stopped
+//!   unless it made progress (read from a blob) since the last check: a large layer may
+//!   take as long as it keeps moving, a spinning guest stops within two timeouts.
+//!
+//! [`PluginError`] is what callers see: always naming the plugin and the operation.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hostctl_kernel::confined::ConfinedDir;
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::engine::ticks;
+use crate::manifest::{Capabilities, Kind};
+
+/// How much of a plugin's stderr is kept for error messages (a panic message, say).
+const STDERR_CAPACITY: usize = 64 * 1024;
+
+/// The kind of a failure, as the daemon maps it to an API error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    AlreadyExists,
+    InvalidArgument,
+    /// A capability or path the plugin was not granted.
+    Denied,
+    Io,
+    /// The plugin misbehaved: trapped, ran past its deadline or its memory.
+    PluginFailed,
+    Other,
+}
+
+/// A failed plugin call. Every message names the plugin and the operation.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PluginError {
+    /// The plugin answered with an error value.
+    #[error("plugin {plugin:?}: {op}: {message}")]
+    Driver { plugin: String, op: &'static str, kind: ErrorKind, message: String },
+    /// The call ran past its deadline and was stopped.
+    #[error("plugin {plugin:?}: {op}: stopped after {}ms: it exceeded its call deadline of {}ms", after.as_millis(), deadline.as_millis())]
+    Deadline { plugin: String, op: &'static str, after: Duration, deadline: Duration },
+    /// The plugin tried to grow its memory past its cap and trapped.
+    #[error("plugin {plugin:?}: {op}: exceeded its memory limit of {} MiB", limit >> 20)]
+    MemoryLimit { plugin: String, op: &'static str, limit: usize },
+    /// The plugin trapped (a panic, an `unreachable`).
+    #[error("plugin {plugin:?}: {op}: trapped: {message}")]
+    Trap { plugin: String, op: &'static str, message: String },
+    /// The host refused what the plugin asked (a mount outside its grants) or could not
+    /// do it (a mount failed).
+    #[error("plugin {plugin:?}: {op}: {message}")]
+    Host { plugin: String, op: &'static str, kind: ErrorKind, message: String },
+}
+
+impl PluginError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PluginError::Driver { kind, .. } | PluginError::Host { kind, .. } => *kind,
+            PluginError::Deadline { .. } | PluginError::MemoryLimit { .. } | PluginError::Trap { .. } => ErrorKind::PluginFailed,
+        }
+    }
+}
+
+/// What every call of one loaded plugin shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub name: String,
+    #[allow(dead_code)]
+    pub kind: Kind,
+    pub grants: Capabilities,
+    /// The plugin's root (storage drivers): pre-opened for WASI, confined for `files`.
+    pub root: Option<(PathBuf, Arc<ConfinedDir>)>,
+    pub memory_limit: usize,
+    pub call_timeout: Duration,
+}
+
+/// Caps a store's resources and remembers whether the memory cap was hit.
+pub(crate) struct Limiter {
+    inner: StoreLimits,
+    memory_cap: usize,
+    hit_memory_cap: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            self.hit_memory_cap = true;
+            return Ok(false);
+        }
+        self.inner.memory_growing(current, desired, maximum)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
+/// The data of one call's store.
+pub struct PluginState {
+    shared: Arc<Shared>,
+    wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    limiter: Limiter,
+    progress: u64,
+    progress_seen: u64,
+    stderr: MemoryOutputPipe,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl PluginState {
+    pub(crate) fn plugin_name(&self) -> &str {
+        &self.shared.name
+    }
+
+    pub(crate) fn grants(&self) -> &Capabilities {
+        &self.shared.grants
+    }
+
+    pub(crate) fn root(&self) -> Option<&ConfinedDir> {
+        self.shared.root.as_ref().map(|(_, dir)| &**dir)
+    }
+
+    /// The guest moved forward (read from a blob): extends a streaming call's deadline.
+    pub(crate) fn note_progress(&mut self) {
+        self.progress += 1;
+    }
+
+    /// What the guest said on stderr before failing: a Rust panic's location and
+    /// message when there is one, else its last non-empty line.
+    fn stderr_tail(&self) -> Option<String> {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        if let Some(at) = lines.iter().rposition(|l| l.contains("panicked at")) {
+            let location = lines[at].split("panicked at").nth(1).unwrap_or("").trim().trim_end_matches(':');
+            let message = lines.get(at + 1).filter(|l| !l.starts_with("note:")).copied().unwrap_or("");
+            return Some(format!("panicked at {location}: {message}"));
+        }
+        lines.last().map(|l| (*l).to_owned())
+    }
+}
+
+impl Shared {
+    /// A store for one call, with limits and deadline armed.
+    pub(crate) fn store(self: &Arc<Self>, engine: &wasmtime::Engine, op: &'static str) -> Result<Store<PluginState>, PluginError> {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.allow_blocking_current_thread(true)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .stderr(stderr.clone());
+        if let Some((path, _)) = &self.root {
+            wasi.preopened_dir(path, "/", FsPerms::ReadWrite).map_err(|e| PluginError::Host {
+                plugin: self.name.clone(),
+                op,
+                kind: ErrorKind::Io,
+                message: format!("opening its root {}: {e}", path.display()),
+            })?;
+        }
+        let limiter = Limiter {
+            inner: StoreLimitsBuilder::new().table_elements(100_000).instances(64).tables(64).memories(16).build(),
+            memory_cap: self.memory_limit,
+            hit_memory_cap: false,
+        };
+        let state = PluginState {
+            shared: self.clone(),
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter,
+            progress: 0,
+            progress_seen: 0,
+            stderr,
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.limiter);
+        let deadline = ticks(self.call_timeout);
+        store.set_epoch_deadline(deadline);
+        store.epoch_deadline_callback(move |mut ctx| {
+            let state = ctx.data_mut();
+            if state.progress != state.progress_seen {
+                state.progress_seen = state.progress;
+                Ok(UpdateDeadline::Continue(deadline))
+            } else {
+                Ok(UpdateDeadline::Interrupt)
+            }
+        });
+        Ok(store)
+    }
+
+    /// What a wasmtime error from `op` (started at `started`) means.
+    pub(crate) fn failure(&self, op: &'static str, store: &Store<PluginState>, err: wasmtime::Error, started: Instant) -> PluginError {
+        let plugin = self.name.clone();
+        if store.data().limiter.hit_memory_cap {
+            return PluginError::MemoryLimit { plugin, op, limit: self.memory_limit };
+        }
+        if matches!(err.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            return PluginError::Deadline { plugin, op, after: started.elapsed(), deadline: self.call_timeout };
+        }
+        let mut message = match err.downcast_ref::<Trap>() {
+            Some(trap) => trap.to_string(),
+            None => err.root_cause().to_string().lines().next().unwrap_or("unknown failure").to_owned(),
+        };
+        if let Some(tail) = store.data().stderr_tail() {
+            message = format!("{message} ({tail})");
+        }
+        PluginError::Trap { plugin, op, message }
+    }
+
+    /// A host-side refusal or failure on behalf of this plugin.
+    pub(crate) fn host_error(&self, op: &'static str, kind: ErrorKind, message: impl Into<String>) -> PluginError {
+        PluginError::Host { plugin: self.name.clone(), op, kind, message: message.into() }
+    }
+}
