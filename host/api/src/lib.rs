@@ -1,6 +1,21 @@
 //! # hostctl-api
 //!
-//! What goes over the daemon's socket, and the client the CLI uses to send it.
+//! What goes over the daemon's socket, and the client that sends it. The CLI depends on
+//! this crate only; the daemon serves these types.
 //!
-//! - [`toml_file`]: TOML parsing whose errors name `file:line:col` and the key.
+//! - [`types`]: the JSON documents, named and shaped as Docker's Engine API has them
+//!   (`ImageSummary`, `JsonMessage` for streamed progress, `Version`, `Info`), plus
+//!   hostctl's own (`PluginSummary`).
+//! - [`error`]: errors on the wire: a message and a kind, mapped to HTTP status and to
+//!   CLI exit codes in one place each.
+//! - [`client`]: the Unix-socket client (`-H unix:///…` / `HOSTCTL_HOST`).
+//! - [`toml_file`]: TOML parsing whose errors name `file:line:col` and the key, used for
+//!   the daemon's config, plugin manifests and container specs.
+
+pub mod client;
+pub mod error;
 pub mod toml_file;
+pub mod types;
+
+pub use client::{Client, DEFAULT_SOCKET, ImportOptions, MessageStream};
+pub use error::{ApiError, ErrorBody, ErrorKind};

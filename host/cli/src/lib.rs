@@ -1,1 +1,88 @@
-//! placeholder
+//! # hostctl-cli
+//!
+//! The `hostctl` command line, Docker's dialect: the same verbs, flags, table columns and
+//! exit codes. It talks to the daemon only through [`hostctl_api::Client`].
+//!
+//! [`GlobalArgs`] holds what every command shares (`-H/--host`, `HOSTCTL_HOST`,
+//! `--debug`); [`Command`] is the verb, one module per verb under [`commands`], each
+//! holding its clap struct and its handler. [`output`] formats sizes, times and tables as
+//! Docker's CLI does; [`progress`] renders streamed progress on a terminal.
+
+pub mod commands;
+pub mod output;
+pub mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use hostctl_api::{ApiError, Client, DEFAULT_SOCKET, ErrorKind};
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Daemon socket to connect to (unix:///path)
+    #[arg(short = 'H', long = "host", env = "HOSTCTL_HOST", global = true, default_value_t = format!("unix://{DEFAULT_SOCKET}"))]
+    pub host: String,
+    /// Print the error kind and more detail on failure
+    #[arg(short = 'D', long, global = true)]
+    pub debug: bool,
+}
+
+/// The CLI's verbs (`hostctl daemon` is added by the binary).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List images
+    Images(commands::images::ImagesArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(commands::import::ImportArgs),
+    /// Load an image from a tar archive (docker save or OCI layout) or STDIN
+    Load(commands::load::LoadArgs),
+    /// Manage plugins
+    #[command(subcommand)]
+    Plugin(commands::plugin::PluginCommand),
+    /// Display system-wide information
+    Info(commands::info::InfoArgs),
+    /// Show the hostctl version information
+    Version(commands::version::VersionArgs),
+}
+
+/// Run `command`; the exit code follows the error's kind.
+pub fn main(global: GlobalArgs, command: Command) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("Error: starting the CLI's runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let debug = global.debug;
+    match runtime.block_on(run(global, command)) {
+        Ok(code) => code,
+        Err(err) => {
+            let (kind, message) = match err.downcast_ref::<ApiError>() {
+                Some(api) => (api.kind, api.message.clone()),
+                None => (ErrorKind::Internal, format!("{err:#}")),
+            };
+            eprintln!("Error: {message}");
+            if debug {
+                eprintln!("  kind: {kind:?}");
+                for cause in err.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+            }
+            ExitCode::from(kind.exit_code() as u8)
+        }
+    }
+}
+
+async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
+    let client = Client::from_host(&global.host)?;
+    match command {
+        Command::Images(args) => commands::images::run(&client, args).await,
+        Command::Import(args) => commands::import::run(&client, args).await,
+        Command::Load(args) => commands::load::run(&client, args).await,
+        Command::Plugin(cmd) => commands::plugin::run(&client, cmd).await,
+        Command::Info(args) => commands::info::run(&client, args).await,
+        Command::Version(args) => commands::version::run(&client, args).await,
+    }
+}

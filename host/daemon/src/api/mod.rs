@@ -1,0 +1,50 @@
+//! The HTTP API on the Unix socket: routes, and errors as Docker's `{"message"}` with a
+//! `kind`, mapped to status by [`hostctl_api::ErrorKind::status`]. One module per
+//! resource: [`images`], [`plugins`], [`system`].
+
+pub mod images;
+pub mod plugins;
+pub mod system;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hostctl_api::{ApiError, ErrorBody};
+
+use crate::daemon::Daemon;
+
+/// Every route the daemon serves.
+pub fn router(daemon: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/_ping", get(system::ping).head(system::ping))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/plugins", get(plugins::list))
+        .route("/images/json", get(images::list))
+        .route("/images/load", post(images::load))
+        .route("/images/create", post(images::create))
+        .with_state(daemon)
+}
+
+/// A failed request: becomes the error response.
+#[derive(Debug)]
+pub struct Failure(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.into())
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(kind = ?self.0.kind, "{}", self.0.message);
+        }
+        (status, axum::Json(ErrorBody::from(self.0))).into_response()
+    }
+}

@@ -1,0 +1,121 @@
+//! The daemon's configuration: `/etc/hostctl/hostctl.toml` (or `--config`), every key
+//! optional with the default documented here, unknown keys refused with `file:line:col`.
+//! Command-line flags override the file.
+//!
+//! ```toml
+//! data-root = "/var/lib/hostctl"          # state, images, layers, plugin cache
+//! socket = "/run/hostctl/hostctl.sock"    # the API's Unix socket
+//! pidfile = "/run/hostctl/hostctl.pid"    # default: the socket's path with .pid
+//! log-level = "info"                      # error, warn, info, debug, trace
+//! log-file = "/var/log/hostctl.log"       # default: stderr (and this file when detached)
+//!
+//! [plugins]
+//! dir = "/usr/local/lib/hostctl/plugins"  # one subdirectory per installed plugin
+//! memory-limit = "256m"                   # per call, unless a manifest sets its own
+//! call-timeout-ms = 10000                 # per call (streaming calls: without progress)
+//!
+//! [storage]
+//! driver = "overlay2-store"               # the storage plugin to lay out images with
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use hostctl_api::toml_file::{self, TomlError};
+use serde::Deserialize;
+
+/// Where the config is read from when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "/etc/hostctl/hostctl.toml";
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    pub data_root: PathBuf,
+    pub socket: PathBuf,
+    pub pidfile: Option<PathBuf>,
+    pub log_level: String,
+    pub log_file: Option<PathBuf>,
+    pub plugins: PluginsConfig,
+    pub storage: StorageConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PluginsConfig {
+    pub dir: PathBuf,
+    pub memory_limit: String,
+    pub call_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StorageConfig {
+    pub driver: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_root: "/var/lib/hostctl".into(),
+            socket: hostctl_api::DEFAULT_SOCKET.into(),
+            pidfile: None,
+            log_level: "info".into(),
+            log_file: None,
+            plugins: PluginsConfig::default(),
+            storage: StorageConfig::default(),
+        }
+    }
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig { dir: "/usr/local/lib/hostctl/plugins".into(), memory_limit: "256m".into(), call_timeout_ms: 10_000 }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { driver: "overlay2-store".into() }
+    }
+}
+
+impl Config {
+    /// Read `path`; a missing file is the default config only when it is the default path.
+    pub fn load(path: Option<&Path>) -> Result<Config, TomlError> {
+        match path {
+            Some(path) => toml_file::read(path),
+            None if Path::new(DEFAULT_CONFIG).exists() => toml_file::read(Path::new(DEFAULT_CONFIG)),
+            None => Ok(Config::default()),
+        }
+    }
+
+    /// The pidfile: configured, or the socket's path with `.pid`.
+    pub fn pidfile(&self) -> PathBuf {
+        self.pidfile.clone().unwrap_or_else(|| self.socket.with_extension("pid"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default() {
+        assert_eq!(toml_file::parse::<Config>(Path::new("c.toml"), "").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn keys_override_defaults() {
+        let c: Config = toml_file::parse(Path::new("c.toml"), "data-root = \"/x\"\n[plugins]\ncall-timeout-ms = 5\n").unwrap();
+        assert_eq!(c.data_root, Path::new("/x"));
+        assert_eq!(c.plugins.call_timeout_ms, 5);
+        assert_eq!(c.plugins.dir, PluginsConfig::default().dir);
+        assert_eq!(c.pidfile(), Path::new("/run/hostctl/hostctl.pid"));
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_place() {
+        let err = toml_file::parse::<Config>(Path::new("c.toml"), "[storage]\ndriver = \"x\"\ncolour = 1\n").unwrap_err();
+        assert_eq!((err.line, err.column), (3, 1));
+        assert!(err.message.contains("colour"), "{err}");
+    }
+}

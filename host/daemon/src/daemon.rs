@@ -1,0 +1,147 @@
+//! Starting, serving and stopping the daemon.
+//!
+//! Start-up, in order: lock the pidfile (one daemon per pidfile), open the state store
+//! (one daemon per data root), load every plugin, pick the storage driver, open the image
+//! service (which cleans up what a crash left half-done), bind the socket (refusing one
+//! another daemon serves), serve until SIGTERM or SIGINT, then remove socket and pidfile.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use hostctl_kernel::mount::Kernel;
+use hostctl_plugin_runtime::manifest::parse_size;
+use hostctl_plugin_runtime::{Defaults, DriverInfo, Loader, Registry, StoragePlugin};
+use tokio::net::UnixListener;
+
+use crate::config::Config;
+use crate::images::ImageService;
+use crate::state::StateStore;
+
+/// Everything the API serves from.
+pub struct Daemon {
+    pub config: Config,
+    pub registry: Registry,
+    pub storage: Arc<StoragePlugin>,
+    pub driver_info: DriverInfo,
+    pub images: ImageService,
+    /// Keeps the wasmtime engine (and its epoch ticker) alive.
+    _loader: Loader,
+}
+
+impl Daemon {
+    /// Open everything under `config` (no socket yet).
+    pub fn open(config: Config) -> anyhow::Result<Self> {
+        let root = &config.data_root;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(root)
+            .with_context(|| format!("creating the data root {}", root.display()))?;
+        let state = Arc::new(StateStore::open(&root.join("state.db"))?);
+        let defaults = Defaults {
+            memory_limit: parse_size(&config.plugins.memory_limit).map_err(|e| anyhow::anyhow!("[plugins] memory-limit: {e}"))?,
+            call_timeout: Duration::from_millis(config.plugins.call_timeout_ms),
+        };
+        let loader = Loader::new(&root.join("plugins/cache"), &root.join("storage"), Arc::new(Kernel), defaults)?;
+        let registry = Registry::load_dir(&loader, &config.plugins.dir);
+        let driver = &config.storage.driver;
+        let Some(storage) = registry.storage(driver) else {
+            let why = registry
+                .failures()
+                .iter()
+                .find(|f| f.dir.file_name().is_some_and(|n| n == driver.as_str()))
+                .map(|f| format!("it failed to load: {}", f.error))
+                .unwrap_or_else(|| format!("it is not installed in {}", config.plugins.dir.display()));
+            bail!("storage driver plugin {driver:?} is not available: {why}");
+        };
+        let driver_info = storage.info()?;
+        let images = ImageService::open(&root.join("image"), state, storage.clone())?;
+        Ok(Daemon { config, registry, storage, driver_info, images, _loader: loader })
+    }
+}
+
+/// Run the daemon described by `config` until a signal stops it.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let pidfile = config.pidfile();
+    let _pid_lock = lock_pidfile(&pidfile)?;
+    let socket = config.socket.clone();
+    let daemon = Arc::new(tokio::task::block_in_place(|| Daemon::open(config))?);
+    let listener = bind(&socket)?;
+    tracing::info!(socket = %socket.display(), driver = %daemon.driver_info.name, "serving");
+    let served = axum::serve(listener, crate::api::router(daemon)).with_graceful_shutdown(shutdown_signal()).await;
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&pidfile);
+    tracing::info!("stopped");
+    served.context("serving the API")
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+/// Take the pidfile's lock and write our pid; the lock lives as long as the file handle.
+fn lock_pidfile(path: &Path) -> anyhow::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("opening the pidfile {}", path.display()))?;
+    if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        let pid = std::fs::read_to_string(path).unwrap_or_default();
+        bail!("another hostctl daemon (pid {}) holds the pidfile {}", pid.trim(), path.display());
+    }
+    file.set_len(0)?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(file)
+}
+
+/// Bind the API socket: mode 0660, group `hostctl` when that group exists. A stale socket
+/// file is replaced; one another daemon answers on is refused.
+fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("another daemon is already serving {}", path.display());
+        }
+        std::fs::remove_file(path).with_context(|| format!("removing the stale socket {}", path.display()))?;
+    }
+    let listener = UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    if let Some(gid) = group_id("hostctl") {
+        rustix::fs::chown(path, None, Some(rustix::fs::Gid::from_raw(gid)))
+            .with_context(|| format!("giving {} to group hostctl", path.display()))?;
+    }
+    Ok(listener)
+}
+
+/// The id of group `name` from /etc/group.
+fn group_id(name: &str) -> Option<u32> {
+    let groups = std::fs::read_to_string("/etc/group").ok()?;
+    groups.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next()? == name).then(|| fields.nth(1)?.parse().ok())?
+    })
+}
+
+/// Where the daemon logs when detached and no log file is configured.
+pub fn default_detached_log() -> PathBuf {
+    PathBuf::from("/var/log/hostctl.log")
+}
