@@ -1,8 +1,18 @@
 //! Shared support for hostctl's end-to-end tests (the tests themselves are the files in
-//! `tests/`).
+//! `tests/tests/`), and the conformance suites plugin authors run against their drivers.
 //!
 //! - [`images`]: real image archives built from Debian's `busybox-static`: layer tars with
 //!   whiteouts, `docker save` archives (legacy and Docker ≥ 25 layouts), OCI image layouts,
 //!   multi-layer images, and hostile archives a correct loader must refuse.
+//! - [`daemon`]: a real `hostctl daemon` per test (own data root, socket, plugins), driven
+//!   through the real CLI, checked for leaked mounts when it stops.
+//! - [`plugins`]: installing the bundled plugins (through `scripts/install-plugins`) and
+//!   the sandbox probe.
+//! - [`kernel`]: counting mounts a test leaves behind.
+//! - [`conformance`]: the storage-driver conformance suite.
 
+pub mod conformance;
+pub mod daemon;
 pub mod images;
+pub mod kernel;
+pub mod plugins;
