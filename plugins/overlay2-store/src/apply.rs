@@ -47,7 +47,12 @@ pub fn unpack<R: Read>(root: &Root, host: &dyn Host, id: &str, raw: R) -> Result
         OpenError::Io(err) => malformed(err),
         OpenError::Unsupported(what) => Error::invalid(what),
     })?;
-    let mut apply = Apply { tree: Tree::new(root, host, id), host, size: 0, buf: vec![0; COPY_BUF] };
+    let mut apply = Apply {
+        tree: Tree::new(root, host, id),
+        host,
+        size: 0,
+        buf: vec![0; COPY_BUF],
+    };
     let mut count = 0u64;
     {
         let mut archive = tar::Archive::new(&mut stream);
@@ -59,8 +64,14 @@ pub fn unpack<R: Read>(root: &Root, host: &dyn Host, id: &str, raw: R) -> Result
     }
     apply.tree.set_dir_times()?;
     let diff_id = stream.finish().map_err(malformed)?;
-    host.debug(&format!("layer \"{id}\": applied {count} entries, {} bytes, {diff_id}", apply.size));
-    Ok(AppliedLayer { diff_id, size: apply.size })
+    host.debug(&format!(
+        "layer \"{id}\": applied {count} entries, {} bytes, {diff_id}",
+        apply.size
+    ));
+    Ok(AppliedLayer {
+        diff_id,
+        size: apply.size,
+    })
 }
 
 /// The layer stream is not a readable (compressed) tar.
@@ -109,15 +120,19 @@ struct Meta {
 impl Meta {
     fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
         let header = entry.header();
-        let bad = |what: &str, err: io::Error| Error::invalid(format!("bad {what} in header: {err}"));
+        let bad =
+            |what: &str, err: io::Error| Error::invalid(format!("bad {what} in header: {err}"));
         let uid = header.uid().map_err(|err| bad("uid", err))?;
         let gid = header.gid().map_err(|err| bad("gid", err))?;
         let mode = header.mode().map_err(|err| bad("mode", err))? & 0o7777;
         let secs = header.mtime().map_err(|err| bad("mtime", err))?;
-        let out_of_range = |what: &str, n: u64| Error::invalid(format!("{what} {n} is out of range"));
+        let out_of_range =
+            |what: &str, n: u64| Error::invalid(format!("{what} {n} is out of range"));
         let uid = u32::try_from(uid).map_err(|_| out_of_range("uid", uid))?;
         let gid = u32::try_from(gid).map_err(|_| out_of_range("gid", gid))?;
-        let mut mtime = UNIX_EPOCH.checked_add(Duration::from_secs(secs)).ok_or_else(|| out_of_range("mtime", secs))?;
+        let mut mtime = UNIX_EPOCH
+            .checked_add(Duration::from_secs(secs))
+            .ok_or_else(|| out_of_range("mtime", secs))?;
         let mut xattrs = Vec::new();
         if let Some(extensions) = entry.pax_extensions().map_err(malformed)? {
             for extension in extensions {
@@ -128,13 +143,20 @@ impl Meta {
                         mtime = time;
                     }
                 } else if let Some(name) = key.strip_prefix(PAX_XATTR) {
-                    let name = std::str::from_utf8(name)
-                        .map_err(|_| Error::invalid("xattr name is not utf-8, which hostctl cannot store"))?;
+                    let name = std::str::from_utf8(name).map_err(|_| {
+                        Error::invalid("xattr name is not utf-8, which hostctl cannot store")
+                    })?;
                     xattrs.push((name.to_owned(), extension.value_bytes().to_vec()));
                 }
             }
         }
-        Ok(Meta { uid, gid, mode, mtime, xattrs })
+        Ok(Meta {
+            uid,
+            gid,
+            mode,
+            mtime,
+            xattrs,
+        })
     }
 }
 
@@ -145,7 +167,10 @@ fn parse_pax_time(text: &str) -> Option<SystemTime> {
         None => (false, text),
     };
     let (secs, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+    if secs.is_empty()
+        || !secs.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let secs: u64 = secs.parse().ok()?;
@@ -154,7 +179,11 @@ fn parse_pax_time(text: &str) -> Option<SystemTime> {
         nanos = nanos * 10 + u32::from(digit - b'0');
     }
     let offset = Duration::new(secs, nanos);
-    if negative { UNIX_EPOCH.checked_sub(offset) } else { UNIX_EPOCH.checked_add(offset) }
+    if negative {
+        UNIX_EPOCH.checked_sub(offset)
+    } else {
+        UNIX_EPOCH.checked_add(offset)
+    }
 }
 
 /// Applying one layer.
@@ -168,14 +197,21 @@ struct Apply<'a> {
 impl Apply<'_> {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
         let raw = entry.path_bytes().into_owned();
-        self.entry_at(entry, &raw)
-            .map_err(|err| err.context(format!("layer entry \"{}\"", String::from_utf8_lossy(&raw).escape_debug())))
+        self.entry_at(entry, &raw).map_err(|err| {
+            err.context(format!(
+                "layer entry \"{}\"",
+                String::from_utf8_lossy(&raw).escape_debug()
+            ))
+        })
     }
 
     fn entry_at<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, raw: &[u8]) -> Result<()> {
         let ty = entry.header().entry_type();
         let make = make_of(ty, raw).ok_or_else(|| {
-            Error::invalid(format!("unsupported entry type {:?}", char::from(ty.as_byte())))
+            Error::invalid(format!(
+                "unsupported entry type {:?}",
+                char::from(ty.as_byte())
+            ))
         })?;
         if make == Make::Nothing {
             return Ok(());
@@ -183,7 +219,8 @@ impl Apply<'_> {
         let path = paths::normalize(raw).map_err(|err| Error::invalid(err.to_string()))?;
         match paths::classify(&path).map_err(|err| Error::invalid(err.to_string()))? {
             Name::AufsMeta => {
-                self.host.debug(&format!("layer entry \"{path}\": skipping aufs metadata"));
+                self.host
+                    .debug(&format!("layer entry \"{path}\": skipping aufs metadata"));
                 return Ok(());
             }
             Name::Opaque { dir } => {
@@ -207,15 +244,22 @@ impl Apply<'_> {
             return self.owner_and_mode(&rel, &meta, true);
         }
         self.tree.ensure_parent(&path)?;
-        let kept = self.tree.clear(&path, make == Make::Dir)?;
         match make {
             Make::File => {
                 self.write_file(entry, &path, &meta)?;
                 self.owner_and_mode(&rel, &meta, true)?;
             }
             Make::Dir => {
-                if !kept {
-                    fs::create_dir(self.tree.fs(&path)).map_err(|err| Error::io("creating directory", err))?;
+                match fs::create_dir(self.tree.fs(&path)) {
+                    Ok(()) => {}
+                    // A directory merges into a directory; anything else makes way.
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                        if !self.tree.clear(&path, true)? {
+                            fs::create_dir(self.tree.fs(&path))
+                                .map_err(|err| Error::io("creating directory", err))?;
+                        }
+                    }
+                    Err(err) => return Err(Error::io("creating directory", err)),
                 }
                 self.tree.made_dir(&path);
                 self.owner_and_mode(&rel, &meta, true)?;
@@ -226,9 +270,10 @@ impl Apply<'_> {
                     .link_name_bytes()
                     .filter(|target| !target.is_empty())
                     .ok_or_else(|| Error::invalid("symlink has no target"))?;
-                let target = std::str::from_utf8(&target)
-                    .map_err(|_| Error::invalid("symlink target is not utf-8, which hostctl cannot store"))?;
-                self.host.symlink(target, &rel)?;
+                let target = std::str::from_utf8(&target).map_err(|_| {
+                    Error::invalid("symlink target is not utf-8, which hostctl cannot store")
+                })?;
+                self.replacing(&path, |this| this.host.symlink(target, &rel))?;
                 self.owner_and_mode(&rel, &meta, false)?;
             }
             Make::Hardlink => return self.hardlink(entry, &path),
@@ -239,9 +284,12 @@ impl Apply<'_> {
                 };
                 if kind == NodeKind::CharDevice && (major, minor) == (0, 0) {
                     // Already an overlay whiteout.
+                    self.tree.clear(&path, false)?;
                     return self.host.whiteout(&rel);
                 }
-                self.host.mknod(&rel, kind, meta.mode, major, minor)?;
+                self.replacing(&path, |this| {
+                    this.host.mknod(&rel, kind, meta.mode, major, minor)
+                })?;
                 self.owner_and_mode(&rel, &meta, true)?;
             }
             Make::Nothing => {}
@@ -250,12 +298,20 @@ impl Apply<'_> {
         Ok(())
     }
 
-    fn write_file<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, path: &str, meta: &Meta) -> Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(self.tree.fs(path))
-            .map_err(|err| Error::io("creating file", err))?;
+    fn write_file<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        path: &str,
+        meta: &Meta,
+    ) -> Result<()> {
+        let open = |this: &Self| {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(this.tree.fs(path))
+                .map_err(|err| Error::io("creating file", err))
+        };
+        let mut file = self.replacing(path, open)?;
         let mut written = 0u64;
         loop {
             let n = match entry.read(&mut self.buf) {
@@ -264,31 +320,67 @@ impl Apply<'_> {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => return Err(malformed(err)),
             };
-            file.write_all(&self.buf[..n]).map_err(|err| Error::io("writing file", err))?;
+            file.write_all(&self.buf[..n])
+                .map_err(|err| Error::io("writing file", err))?;
             written += n as u64;
         }
-        file.set_modified(meta.mtime).map_err(|err| Error::io("setting mtime", err))?;
+        file.set_modified(meta.mtime)
+            .map_err(|err| Error::io("setting mtime", err))?;
         self.size += written;
         Ok(())
     }
 
     fn hardlink<R: Read>(&mut self, entry: &tar::Entry<'_, R>, path: &str) -> Result<()> {
-        let raw = entry.link_name_bytes().ok_or_else(|| Error::invalid("hardlink has no target"))?;
+        let raw = entry
+            .link_name_bytes()
+            .ok_or_else(|| Error::invalid("hardlink has no target"))?;
         let shown = String::from_utf8_lossy(&raw).escape_debug().to_string();
-        let target = paths::normalize(&raw).map_err(|err| Error::invalid(format!("hardlink target \"{shown}\": {err}")))?;
+        let target = paths::normalize(&raw)
+            .map_err(|err| Error::invalid(format!("hardlink target \"{shown}\": {err}")))?;
         if target.is_empty() {
             return Err(Error::invalid("hardlink target is the layer root"));
         }
-        let missing = || Error::invalid(format!("hardlink target \"{shown}\" does not exist in this layer"));
-        if !self.tree.parents_exist(&target).map_err(|err| err.context(format!("hardlink target \"{shown}\"")))? {
+        let missing = || {
+            Error::invalid(format!(
+                "hardlink target \"{shown}\" does not exist in this layer"
+            ))
+        };
+        if !self
+            .tree
+            .parents_exist(&target)
+            .map_err(|err| err.context(format!("hardlink target \"{shown}\"")))?
+        {
             return Err(missing());
         }
         match fs::symlink_metadata(self.tree.fs(&target)) {
-            Ok(meta) if meta.is_dir() => Err(Error::invalid(format!("hardlink target \"{shown}\" is a directory"))),
-            Ok(_) => fs::hard_link(self.tree.fs(&target), self.tree.fs(path))
-                .map_err(|err| Error::io(format!("linking to \"{shown}\""), err)),
+            Ok(meta) if meta.is_dir() => Err(Error::invalid(format!(
+                "hardlink target \"{shown}\" is a directory"
+            ))),
+            Ok(_) => self.replacing(path, |this| {
+                fs::hard_link(this.tree.fs(&target), this.tree.fs(path))
+                    .map_err(|err| Error::io(format!("linking to \"{shown}\""), err))
+            }),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Err(missing()),
-            Err(err) => Err(Error::io(format!("reading hardlink target \"{shown}\""), err)),
+            Err(err) => Err(Error::io(
+                format!("reading hardlink target \"{shown}\""),
+                err,
+            )),
+        }
+    }
+
+    /// Make what `make` makes at `path`. Most paths are new, so this tries first; if it
+    /// fails and an earlier entry is at `path`, that entry makes way (later entries
+    /// replace earlier ones) and `make` runs once more. One `lstat` per entry saved.
+    fn replacing<T>(&mut self, path: &str, make: impl Fn(&Self) -> Result<T>) -> Result<T> {
+        match make(self) {
+            Ok(made) => Ok(made),
+            Err(err) => {
+                if fs::symlink_metadata(self.tree.fs(path)).is_err() {
+                    return Err(err);
+                }
+                self.tree.clear(path, false)?;
+                make(self)
+            }
         }
     }
 
@@ -308,11 +400,16 @@ impl Apply<'_> {
     fn xattrs(&self, rel: &str, path: &str, meta: &Meta) {
         for (name, value) in &meta.xattrs {
             if name.starts_with("trusted.") {
-                self.host.debug(&format!("layer entry \"{path}\": skipping xattr {name}: trusted.* belongs to overlay"));
+                self.host.debug(&format!(
+                    "layer entry \"{path}\": skipping xattr {name}: trusted.* belongs to overlay"
+                ));
                 continue;
             }
             if let Err(err) = self.host.set_xattr(rel, name, value) {
-                self.host.warn(&format!("layer entry \"{path}\": xattr {name} not set: {}", err.message));
+                self.host.warn(&format!(
+                    "layer entry \"{path}\": xattr {name} not set: {}",
+                    err.message
+                ));
             }
         }
     }
@@ -321,7 +418,10 @@ impl Apply<'_> {
 /// A device entry's major and minor numbers.
 fn device_numbers(header: &tar::Header) -> Result<(u32, u32)> {
     let bad = |err: io::Error| Error::invalid(format!("bad device number in header: {err}"));
-    match (header.device_major().map_err(bad)?, header.device_minor().map_err(bad)?) {
+    match (
+        header.device_major().map_err(bad)?,
+        header.device_minor().map_err(bad)?,
+    ) {
         (Some(major), Some(minor)) => Ok((major, minor)),
         _ => Err(Error::invalid("device entry carries no device numbers")),
     }

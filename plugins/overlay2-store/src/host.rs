@@ -80,7 +80,9 @@ pub struct Root {
 impl Root {
     /// The driver root as WASI pre-opens it in the component: `/`.
     pub fn wasi() -> Self {
-        Root { base: PathBuf::from("/") }
+        Root {
+            base: PathBuf::from("/"),
+        }
     }
 
     /// A root at `base` (tests).

@@ -8,9 +8,10 @@
 //!
 //! A tour, in the order a layer lives:
 //!
-//! - [`layout`]: layer ids, the `l/` short links, the `link` and `lower` files; creating
-//!   a layer so that a half-made one is never taken for a finished one, and removing it
-//!   (also when only part of it exists).
+//! - [`layout`]: layer ids, the `l/` short links, the `link` and `lower` files: naming
+//!   and reading Docker's overlay2 layout.
+//! - [`layer`]: creating a layer so that a half-made one is never taken for a finished
+//!   one, and removing it (also when only part of it exists).
 //! - [`stream`]: the layer stream, sniffed (gzip or plain; zstd and xz refused),
 //!   decompressed and hashed into the DiffID as it is read.
 //! - [`apply`]: the tar's entries written into `diff/`, OCI whiteouts turned into overlay
@@ -18,6 +19,7 @@
 //!   (every write confined to the layer, later entries replacing earlier ones).
 //! - [`plan`]: `get`'s mount plans (a read-write overlay for a layer with parents, a bind
 //!   of `diff/` for a base layer), `put`, and Docker's `GraphDriver.Data`.
+//! - [`rmtree`]: removing a layer's tree without opening it (fifos would block).
 //! - [`host`]: the privileged file operations and the log, behind a trait so that all of
 //!   the above runs natively under `cargo test` against a fake.
 //!
@@ -26,9 +28,11 @@
 
 mod apply;
 mod host;
+mod layer;
 mod layout;
 mod paths;
 mod plan;
+mod rmtree;
 mod stream;
 #[cfg(test)]
 mod testutil;
@@ -38,7 +42,7 @@ use hostctl_sdk::Result;
 use hostctl_sdk::storage::{AppliedLayer, DriverInfo, LayerStream, MountPlan, StorageDriver};
 
 use crate::host::{Host, Root, Sdk};
-use crate::layout::Role;
+use crate::layer::Role;
 
 /// The overlay2 storage driver.
 struct Overlay2;
@@ -49,7 +53,10 @@ impl StorageDriver for Overlay2 {
         DriverInfo {
             name: "overlay2".into(),
             status: vec![
-                fact("Layout", "overlay2 (l/ short links, diff, link, lower, work, merged)"),
+                fact(
+                    "Layout",
+                    "overlay2 (l/ short links, diff, link, lower, work, merged)",
+                ),
                 fact("Layer Compression", "gzip, none"),
                 fact("Max Layer Depth", &layout::MAX_DEPTH.to_string()),
                 fact("Using metacopy", "false"),
@@ -58,9 +65,13 @@ impl StorageDriver for Overlay2 {
         }
     }
 
-    fn apply_layer(id: String, parent: Option<String>, mut layer: LayerStream<'_>) -> Result<AppliedLayer> {
+    fn apply_layer(
+        id: String,
+        parent: Option<String>,
+        mut layer: LayerStream<'_>,
+    ) -> Result<AppliedLayer> {
         let (root, host) = (Root::wasi(), Sdk);
-        let new = layout::create(&root, &host, &id, parent.as_deref(), Role::Image)?;
+        let new = layer::create(&root, &host, &id, parent.as_deref(), Role::Image)?;
         let applied = apply::unpack(&root, &host, &id, &mut layer).and_then(|applied| {
             new.commit(&root)?;
             Ok(applied)
@@ -68,7 +79,10 @@ impl StorageDriver for Overlay2 {
         applied.map_err(|err| {
             // The host's own error (digest mismatch, short blob) says what went wrong
             // better than the parse error it caused.
-            let err = layer.take_host_error().unwrap_or(err).context(format!("applying layer \"{id}\""));
+            let err = layer
+                .take_host_error()
+                .unwrap_or(err)
+                .context(format!("applying layer \"{id}\""));
             host.debug(&format!("{}; removing what was written", err.message));
             new.discard(&root, &host);
             err
@@ -77,7 +91,7 @@ impl StorageDriver for Overlay2 {
 
     fn create_layer(id: String, parent: Option<String>) -> Result<()> {
         let (root, host) = (Root::wasi(), Sdk);
-        let new = layout::create(&root, &host, &id, parent.as_deref(), Role::Container)?;
+        let new = layer::create(&root, &host, &id, parent.as_deref(), Role::Container)?;
         new.commit(&root).inspect_err(|_| new.discard(&root, &host))
     }
 
@@ -90,7 +104,7 @@ impl StorageDriver for Overlay2 {
     }
 
     fn remove(id: String) -> Result<()> {
-        layout::remove(&Root::wasi(), &Sdk, &id)
+        layer::remove(&Root::wasi(), &Sdk, &id)
     }
 
     fn exists(id: String) -> bool {

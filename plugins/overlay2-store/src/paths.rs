@@ -78,7 +78,11 @@ pub fn split(path: &str) -> (&str, &str) {
 
 /// `parent/name`, or `name` when `parent` is the root.
 pub fn join(parent: &str, name: &str) -> String {
-    if parent.is_empty() { name.to_owned() } else { format!("{parent}/{name}") }
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}/{name}")
+    }
 }
 
 /// What a normalised entry path means under the OCI whiteout conventions.
@@ -164,15 +168,36 @@ mod tests {
 
     #[test]
     fn classify_reads_opaque_markers() {
-        assert_eq!(classify("etc/.wh..wh..opq"), Ok(Kind::Opaque { dir: "etc" }));
+        assert_eq!(
+            classify("etc/.wh..wh..opq"),
+            Ok(Kind::Opaque { dir: "etc" })
+        );
         assert_eq!(classify(".wh..wh..opq"), Ok(Kind::Opaque { dir: "" }));
     }
 
     #[test]
     fn classify_reads_whiteouts() {
-        assert_eq!(classify("etc/.wh.motd"), Ok(Kind::Whiteout { dir: "etc", name: "motd" }));
-        assert_eq!(classify(".wh.tmp"), Ok(Kind::Whiteout { dir: "", name: "tmp" }));
-        assert_eq!(classify("a/.wh..hidden"), Ok(Kind::Whiteout { dir: "a", name: ".hidden" }));
+        assert_eq!(
+            classify("etc/.wh.motd"),
+            Ok(Kind::Whiteout {
+                dir: "etc",
+                name: "motd"
+            })
+        );
+        assert_eq!(
+            classify(".wh.tmp"),
+            Ok(Kind::Whiteout {
+                dir: "",
+                name: "tmp"
+            })
+        );
+        assert_eq!(
+            classify("a/.wh..hidden"),
+            Ok(Kind::Whiteout {
+                dir: "a",
+                name: ".hidden"
+            })
+        );
     }
 
     #[test]

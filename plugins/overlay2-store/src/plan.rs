@@ -9,10 +9,11 @@
 //!   read-only for an image layer, read-write for a parentless container layer (one
 //!   with `work/`, see `layout`).
 //!
-//! Image layers with a parent get the same read-write overlay as a container's layer,
-//! as in Docker: the host asks `get` for containers' layers, and an image layer is only
-//! ever mounted to be read. Keeping one plan per layout keeps the driver honest about
-//! what it is: Docker's overlay2, not a new design.
+//! The plan follows the layout, not who asks: an image layer with a parent gets the
+//! same read-write overlay as a container's layer, exactly as Docker's overlay2 does.
+//! Writing through such a mount would change an image layer (and break its DiffID), so
+//! the host should `get` image layers only to read them; a parentless image layer is
+//! the one case the layout marks read-only (no `work/`), hence its `ro` bind.
 //!
 //! The overlay options name lower layers by their short links relative to the driver
 //! root, so the host must resolve them against the root (as Docker mounts from inside
@@ -34,10 +35,18 @@ pub fn get(root: &Root, id: &str) -> Result<MountPlan> {
     let lower = layout::read_lower(root, id)?;
     if let Some(lower) = &lower {
         // Every lower layer must still be there, or the mount fails with a vaguer error.
+        // `remove` takes a layer's l/ link with it, so one lstat of each link tells
+        // (following the links costs several times more in WASI).
         for short in layout::parse_lower(lower).unwrap_or_default() {
-            let lower_id = layout::resolve_short(root, id, short)?;
-            if !layout::exists(root, &lower_id) {
-                return Err(Error::not_found(format!("layer \"{id}\": lower layer \"{lower_id}\" does not exist")));
+            let link = layout::short_link(short);
+            if !fs::symlink_metadata(root.fs(&link)).is_ok_and(|meta| meta.is_symlink()) {
+                let what = match layout::resolve_short(root, id, short) {
+                    Ok(lower_id) => format!("lower layer \"{lower_id}\" ({link})"),
+                    Err(_) => format!("lower layer {link}"),
+                };
+                return Err(Error::not_found(format!(
+                    "layer \"{id}\": {what} does not exist"
+                )));
             }
         }
         create_dir(root, id, &layout::work(id))?;
@@ -59,10 +68,17 @@ pub fn get(root: &Root, id: &str) -> Result<MountPlan> {
             fstype: "bind".into(),
             source: layout::diff(id),
             target: merged.clone(),
-            options: if layout::is_writable(root, id) { vec![] } else { vec!["ro".into()] },
+            options: if layout::is_writable(root, id) {
+                vec![]
+            } else {
+                vec!["ro".into()]
+            },
         },
     };
-    Ok(MountPlan { mounts: vec![mount], rootfs: merged })
+    Ok(MountPlan {
+        mounts: vec![mount],
+        rootfs: merged,
+    })
 }
 
 fn create_dir(root: &Root, id: &str, rel: &str) -> Result<()> {
@@ -83,7 +99,10 @@ pub fn put(root: &Root, id: &str) -> Result<()> {
     match fs::remove_dir(root.fs(&merged)) {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(err) => Err(Error::io(format!("layer \"{id}\": removing {merged} (is it still mounted?)"), err)),
+        Err(err) => Err(Error::io(
+            format!("layer \"{id}\": removing {merged} (is it still mounted?)"),
+            err,
+        )),
     }
 }
 
@@ -97,7 +116,9 @@ pub fn metadata(root: &Root, id: &str) -> Result<Vec<(String, String)>> {
         let dirs = layout::parse_lower(&lower)
             .unwrap_or_default()
             .into_iter()
-            .map(|short| layout::resolve_short(root, id, short).map(|lower_id| layout::diff(&lower_id)))
+            .map(|short| {
+                layout::resolve_short(root, id, short).map(|lower_id| layout::diff(&lower_id))
+            })
             .collect::<Result<Vec<_>>>()?;
         data.push(("LowerDir".to_owned(), dirs.join(":")));
     }
@@ -110,11 +131,15 @@ pub fn metadata(root: &Root, id: &str) -> Result<Vec<(String, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{Role, create, read_short};
+    use crate::layer::{Role, create};
+    use crate::layout::read_short;
     use crate::testutil::{FakeHost, TempRoot};
 
     fn layer(tmp: &TempRoot, host: &FakeHost, id: &str, parent: Option<&str>, role: Role) {
-        create(&tmp.root, host, id, parent, role).unwrap().commit(&tmp.root).unwrap();
+        create(&tmp.root, host, id, parent, role)
+            .unwrap()
+            .commit(&tmp.root)
+            .unwrap();
     }
 
     #[test]
@@ -126,7 +151,10 @@ mod tests {
         assert_eq!(plan.rootfs, "base/merged");
         assert_eq!(plan.mounts.len(), 1);
         let m = &plan.mounts[0];
-        assert_eq!((m.fstype.as_str(), m.source.as_str(), m.target.as_str()), ("bind", "base/diff", "base/merged"));
+        assert_eq!(
+            (m.fstype.as_str(), m.source.as_str(), m.target.as_str()),
+            ("bind", "base/diff", "base/merged")
+        );
         assert_eq!(m.options, vec!["ro".to_owned()]);
         assert!(tmp.root.fs("base/merged").is_dir());
     }
@@ -146,13 +174,28 @@ mod tests {
         layer(&tmp, &host, "base", None, Role::Image);
         layer(&tmp, &host, "mid", Some("base"), Role::Image);
         layer(&tmp, &host, "ctr", Some("mid"), Role::Container);
-        let (b, m) = (read_short(&tmp.root, "base").unwrap(), read_short(&tmp.root, "mid").unwrap());
+        let (b, m) = (
+            read_short(&tmp.root, "base").unwrap(),
+            read_short(&tmp.root, "mid").unwrap(),
+        );
         let plan = get(&tmp.root, "ctr").unwrap();
         let mount = &plan.mounts[0];
-        assert_eq!((mount.fstype.as_str(), mount.source.as_str(), mount.target.as_str()), ("overlay", "overlay", "ctr/merged"));
+        assert_eq!(
+            (
+                mount.fstype.as_str(),
+                mount.source.as_str(),
+                mount.target.as_str()
+            ),
+            ("overlay", "overlay", "ctr/merged")
+        );
         assert_eq!(
             mount.options,
-            vec![format!("lowerdir=l/{m}:l/{b}"), "upperdir=ctr/diff".into(), "workdir=ctr/work".into(), "index=off".into()]
+            vec![
+                format!("lowerdir=l/{m}:l/{b}"),
+                "upperdir=ctr/diff".into(),
+                "workdir=ctr/work".into(),
+                "index=off".into()
+            ]
         );
         assert_eq!(plan.rootfs, "ctr/merged");
 
@@ -167,7 +210,7 @@ mod tests {
         let host = FakeHost::at(&tmp);
         layer(&tmp, &host, "base", None, Role::Image);
         layer(&tmp, &host, "top", Some("base"), Role::Container);
-        crate::layout::remove(&tmp.root, &host, "base").unwrap();
+        crate::layer::remove(&tmp.root, &host, "base").unwrap();
         let err = get(&tmp.root, "top").unwrap_err();
         assert_eq!(err.kind, hostctl_sdk::ErrorKind::NotFound);
     }
@@ -192,6 +235,9 @@ mod tests {
         );
         let base = metadata(&tmp.root, "base").unwrap();
         assert!(base.iter().all(|(k, _)| k != "LowerDir"));
-        assert_eq!(metadata(&tmp.root, "nope").unwrap_err().kind, hostctl_sdk::ErrorKind::NotFound);
+        assert_eq!(
+            metadata(&tmp.root, "nope").unwrap_err().kind,
+            hostctl_sdk::ErrorKind::NotFound
+        );
     }
 }

@@ -89,10 +89,15 @@ impl<R: Read> Uncompressed<R> {
         let decoded = match compression {
             Compression::None => Decoded::Plain(prefixed),
             Compression::Gzip => Decoded::Gzip(MultiGzDecoder::new(prefixed)),
-            Compression::Zstd => return Err(OpenError::Unsupported("zstd layers are not supported")),
+            Compression::Zstd => {
+                return Err(OpenError::Unsupported("zstd layers are not supported"));
+            }
             Compression::Xz => return Err(OpenError::Unsupported("xz layers are not supported")),
         };
-        Ok(Uncompressed { decoded, hasher: Sha256::new() })
+        Ok(Uncompressed {
+            decoded,
+            hasher: Sha256::new(),
+        })
     }
 
     /// Read to the end (hashing the rest) and answer the DiffID, `sha256:<hex>`.
@@ -137,7 +142,8 @@ mod tests {
     use flate2::{Compression as Level, write::GzEncoder};
     use std::io::Write;
 
-    const EMPTY_SHA256: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const EMPTY_SHA256: &str =
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut enc = GzEncoder::new(Vec::new(), Level::fast());
@@ -186,12 +192,18 @@ mod tests {
         let mut stream = Uncompressed::open(&raw[..]).ok().unwrap();
         stream.read_to_string(&mut out).unwrap();
         assert_eq!(out, "first second");
-        assert_eq!(stream.finish().unwrap(), format!("sha256:{}", to_hex(&Sha256::digest(b"first second"))));
+        assert_eq!(
+            stream.finish().unwrap(),
+            format!("sha256:{}", to_hex(&Sha256::digest(b"first second")))
+        );
     }
 
     #[test]
     fn empty_stream_hashes_to_the_empty_digest() {
-        assert_eq!(Uncompressed::open(&b""[..]).ok().unwrap().finish().unwrap(), EMPTY_SHA256);
+        assert_eq!(
+            Uncompressed::open(&b""[..]).ok().unwrap().finish().unwrap(),
+            EMPTY_SHA256
+        );
     }
 
     #[test]

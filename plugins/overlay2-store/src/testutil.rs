@@ -26,10 +26,14 @@ impl TempRoot {
     pub fn new() -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("overlay2-store-test-{}-{n}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("overlay2-store-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("creating a temporary root");
-        TempRoot { root: Root::at(&path), path }
+        TempRoot {
+            root: Root::at(&path),
+            path,
+        }
     }
 }
 
@@ -49,7 +53,10 @@ pub struct FakeHost {
 impl FakeHost {
     /// A fake that also acts on the files under `root`.
     pub fn at(tmp: &TempRoot) -> Self {
-        FakeHost { base: Some(tmp.path.clone()), calls: RefCell::default() }
+        FakeHost {
+            base: Some(tmp.path.clone()),
+            calls: RefCell::default(),
+        }
     }
 
     fn record(&self, call: String) {
@@ -83,7 +90,11 @@ impl Host for FakeHost {
         self.record(format!("chmod {path} {mode:o}"));
         if let Some(base) = &self.base {
             let path = base.join(path);
-            if !path.symlink_metadata().expect("fake host: chmod of a missing path").is_symlink() {
+            if !path
+                .symlink_metadata()
+                .expect("fake host: chmod of a missing path")
+                .is_symlink()
+            {
                 // Keep owner rwx so the test can clean up after itself.
                 let perm = std::fs::Permissions::from_mode((mode & 0o777) | 0o700);
                 std::fs::set_permissions(&path, perm).expect("fake host: chmod");
@@ -111,13 +122,17 @@ impl Host for FakeHost {
         Ok(())
     }
     fn set_xattr(&self, path: &str, name: &str, value: &[u8]) -> Result<()> {
-        self.record(format!("xattr {path} {name}={}", String::from_utf8_lossy(value)));
+        self.record(format!(
+            "xattr {path} {name}={}",
+            String::from_utf8_lossy(value)
+        ));
         Ok(())
     }
     fn symlink(&self, target: &str, path: &str) -> Result<()> {
         self.record(format!("symlink {path} -> {target}"));
         if let Some(base) = &self.base {
-            std::os::unix::fs::symlink(target, base.join(path)).map_err(hostctl_sdk::Error::from)?;
+            std::os::unix::fs::symlink(target, base.join(path))
+                .map_err(hostctl_sdk::Error::from)?;
         }
         Ok(())
     }

@@ -22,6 +22,7 @@ use hostctl_sdk::{Error, Result};
 
 use crate::host::{Host, Root};
 use crate::paths;
+use crate::rmtree::remove_tree;
 
 /// The layer's `diff/` and what `apply` knows about it.
 pub struct Tree<'a> {
@@ -39,12 +40,22 @@ impl<'a> Tree<'a> {
     /// The tree of layer `id`, whose `diff/` exists.
     pub fn new(root: &'a Root, host: &'a dyn Host, id: &str) -> Self {
         let dirs = HashSet::from([String::new()]);
-        Tree { root, host, diff: crate::layout::diff(id), dirs, dir_times: HashMap::new() }
+        Tree {
+            root,
+            host,
+            diff: crate::layout::diff(id),
+            dirs,
+            dir_times: HashMap::new(),
+        }
     }
 
     /// The root-relative path of layer-relative `path`, as the host takes it.
     pub fn rel(&self, path: &str) -> String {
-        if path.is_empty() { self.diff.clone() } else { format!("{}/{path}", self.diff) }
+        if path.is_empty() {
+            self.diff.clone()
+        } else {
+            format!("{}/{path}", self.diff)
+        }
     }
 
     /// The `std::fs` path of layer-relative `path`.
@@ -93,14 +104,20 @@ impl<'a> Tree<'a> {
                 Ok(meta) if meta.is_symlink() => {
                     return Err(Error::invalid(format!("parent \"{prefix}\" is a symlink")));
                 }
-                Ok(_) => return Err(Error::invalid(format!("parent \"{prefix}\" is not a directory"))),
+                Ok(_) => {
+                    return Err(Error::invalid(format!(
+                        "parent \"{prefix}\" is not a directory"
+                    )));
+                }
                 Err(err) if err.kind() == IoKind::NotFound && create => {
                     fs::create_dir(self.fs(&prefix))
                         .map_err(|err| Error::io(format!("creating parent \"{prefix}\""), err))?;
                     self.host.chmod(&self.rel(&prefix), 0o755)?;
                 }
                 Err(err) if err.kind() == IoKind::NotFound => {
-                    return Err(Error::not_found(format!("\"{prefix}\" does not exist in this layer")));
+                    return Err(Error::not_found(format!(
+                        "\"{prefix}\" does not exist in this layer"
+                    )));
                 }
                 Err(err) => return Err(Error::io(format!("reading parent \"{prefix}\""), err)),
             }
@@ -117,7 +134,11 @@ impl<'a> Tree<'a> {
             Err(err) => Err(Error::io(format!("reading \"{path}\""), err)),
             Ok(meta) if meta.is_dir() && for_dir => Ok(true),
             Ok(meta) => {
-                let removed = if meta.is_dir() { fs::remove_dir_all(self.fs(path)) } else { fs::remove_file(self.fs(path)) };
+                let removed = if meta.is_dir() {
+                    remove_tree(&self.fs(path))
+                } else {
+                    fs::remove_file(self.fs(path))
+                };
                 removed.map_err(|err| Error::io(format!("replacing \"{path}\""), err))?;
                 self.forget(path);
                 Ok(false)
@@ -128,8 +149,10 @@ impl<'a> Tree<'a> {
     /// Forget what was known under `path`, which was removed.
     fn forget(&mut self, path: &str) {
         let under = format!("{path}/");
-        self.dirs.retain(|dir| dir != path && !dir.starts_with(&under));
-        self.dir_times.retain(|dir, _| dir != path && !dir.starts_with(&under));
+        self.dirs
+            .retain(|dir| dir != path && !dir.starts_with(&under));
+        self.dir_times
+            .retain(|dir, _| dir != path && !dir.starts_with(&under));
     }
 
     /// Record that `path` is now a real directory.
@@ -148,7 +171,9 @@ impl<'a> Tree<'a> {
         for (path, time) in times {
             File::open(self.fs(&path))
                 .and_then(|dir| dir.set_modified(time))
-                .map_err(|err| Error::io(format!("layer entry \"{path}\": setting its mtime"), err))?;
+                .map_err(|err| {
+                    Error::io(format!("layer entry \"{path}\": setting its mtime"), err)
+                })?;
         }
         Ok(())
     }

@@ -30,7 +30,14 @@ impl Tar {
     }
 
     /// An entry whose name is written into the header as is.
-    fn raw(mut self, name: &str, ty: EntryType, mode: u32, data: &[u8], link: Option<&str>) -> Self {
+    fn raw(
+        mut self,
+        name: &str,
+        ty: EntryType,
+        mode: u32,
+        data: &[u8],
+        link: Option<&str>,
+    ) -> Self {
         let mut header = Self::header(ty, mode, data.len() as u64);
         let bytes = name.as_bytes();
         header.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
@@ -76,7 +83,13 @@ fn read(tmp: &TempRoot, rel: &str) -> String {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "sha256:{}",
+        Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 #[test]
@@ -96,15 +109,36 @@ fn unpacks_files_dirs_and_links_and_reports_size_and_diff_id() {
     assert_eq!(read(&tmp, "x/diff/bin/busybox"), "#!busybox");
     assert_eq!(read(&tmp, "x/diff/bin/ash"), "#!busybox");
     assert_eq!(read(&tmp, "x/diff/etc/hostname"), "box\n");
-    assert_eq!(std::fs::read_link(tmp.root.fs("x/diff/bin/sh")).unwrap().to_str(), Some("/bin/busybox"));
+    assert_eq!(
+        std::fs::read_link(tmp.root.fs("x/diff/bin/sh"))
+            .unwrap()
+            .to_str(),
+        Some("/bin/busybox")
+    );
     assert!(host.called("symlink x/diff/bin/sh -> /bin/busybox"));
-    assert!(host.called("chmod x/diff 755"), "the root entry's mode goes to diff/");
+    assert!(
+        host.called("chmod x/diff 755"),
+        "the root entry's mode goes to diff/"
+    );
     assert!(host.called("chmod x/diff/bin/busybox 644"));
-    assert!(host.called("chmod x/diff/etc 755"), "a missing parent is made 0755");
-    let mtime = std::fs::metadata(tmp.root.fs("x/diff/bin/busybox")).unwrap().modified().unwrap();
+    assert!(
+        host.called("chmod x/diff/etc 755"),
+        "a missing parent is made 0755"
+    );
+    let mtime = std::fs::metadata(tmp.root.fs("x/diff/bin/busybox"))
+        .unwrap()
+        .modified()
+        .unwrap();
     assert_eq!(mtime, UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-    let dir_mtime = std::fs::metadata(tmp.root.fs("x/diff/bin")).unwrap().modified().unwrap();
-    assert_eq!(dir_mtime, UNIX_EPOCH + Duration::from_secs(1_700_000_000), "directory mtimes are set last");
+    let dir_mtime = std::fs::metadata(tmp.root.fs("x/diff/bin"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(
+        dir_mtime,
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        "directory mtimes are set last"
+    );
 }
 
 #[test]
@@ -123,13 +157,22 @@ fn trailing_padding_is_part_of_the_diff_id() {
     let (tmp, host) = layer();
     let mut tar = Tar::new().file("a", b"data").bytes();
     tar.extend(vec![0u8; 10 * 512]);
-    assert_eq!(unpack(&tmp.root, &host, "x", &tar[..]).unwrap().diff_id, sha256(&tar));
+    assert_eq!(
+        unpack(&tmp.root, &host, "x", &tar[..]).unwrap().diff_id,
+        sha256(&tar)
+    );
 }
 
 #[test]
 fn zstd_layers_are_refused() {
     let (tmp, host) = layer();
-    let err = unpack(&tmp.root, &host, "x", &[0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0][..]).unwrap_err();
+    let err = unpack(
+        &tmp.root,
+        &host,
+        "x",
+        &[0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0][..],
+    )
+    .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidArgument);
     assert_eq!(err.message, "zstd layers are not supported");
 }
@@ -139,12 +182,19 @@ fn garbage_is_an_invalid_layer() {
     let (tmp, host) = layer();
     let err = unpack(&tmp.root, &host, "x", &[7u8; 1024][..]).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidArgument);
-    assert!(err.message.starts_with("reading the layer tar"), "{}", err.message);
+    assert!(
+        err.message.starts_with("reading the layer tar"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
 fn entries_leaving_the_layer_are_refused() {
-    for (name, reason) in [("../etc/passwd", "path leaves the layer"), ("/etc/passwd", "absolute path leaves the layer")] {
+    for (name, reason) in [
+        ("../etc/passwd", "path leaves the layer"),
+        ("/etc/passwd", "absolute path leaves the layer"),
+    ] {
         let (tmp, host) = layer();
         let tar = Tar::new().file(name, b"root::0:0").bytes();
         let err = unpack(&tmp.root, &host, "x", &tar[..]).unwrap_err();
@@ -156,16 +206,28 @@ fn entries_leaving_the_layer_are_refused() {
 #[test]
 fn writes_through_a_symlinked_parent_are_refused() {
     let (tmp, host) = layer();
-    let tar = Tar::new().symlink("evil", "../../y/diff").file("evil/passwd", b"x").bytes();
+    let tar = Tar::new()
+        .symlink("evil", "../../y/diff")
+        .file("evil/passwd", b"x")
+        .bytes();
     let err = unpack(&tmp.root, &host, "x", &tar[..]).unwrap_err();
-    assert_eq!(err.message, "layer entry \"evil/passwd\": parent \"evil\" is a symlink");
+    assert_eq!(
+        err.message,
+        "layer entry \"evil/passwd\": parent \"evil\" is a symlink"
+    );
 }
 
 #[test]
 fn hardlinks_must_point_at_this_layer() {
     for (target, reason) in [
-        ("missing", "hardlink target \"missing\" does not exist in this layer"),
-        ("../../y/diff/f", "hardlink target \"../../y/diff/f\": path leaves the layer"),
+        (
+            "missing",
+            "hardlink target \"missing\" does not exist in this layer",
+        ),
+        (
+            "../../y/diff/f",
+            "hardlink target \"../../y/diff/f\": path leaves the layer",
+        ),
         ("dir", "hardlink target \"dir\" is a directory"),
     ] {
         let (tmp, host) = layer();
@@ -174,9 +236,15 @@ fn hardlinks_must_point_at_this_layer() {
         assert_eq!(err.message, format!("layer entry \"h\": {reason}"));
     }
     let (tmp, host) = layer();
-    let tar = Tar::new().symlink("s", "/").hardlink("h", "s/etc/passwd").bytes();
+    let tar = Tar::new()
+        .symlink("s", "/")
+        .hardlink("h", "s/etc/passwd")
+        .bytes();
     let err = unpack(&tmp.root, &host, "x", &tar[..]).unwrap_err();
-    assert_eq!(err.message, "layer entry \"h\": hardlink target \"s/etc/passwd\": parent \"s\" is a symlink");
+    assert_eq!(
+        err.message,
+        "layer entry \"h\": hardlink target \"s/etc/passwd\": parent \"s\" is a symlink"
+    );
 }
 
 #[test]
@@ -194,8 +262,14 @@ fn whiteouts_become_overlay_whiteouts() {
     assert!(host.called("whiteout x/diff/etc/motd"));
     assert!(host.called("opaque x/diff/var"));
     assert!(host.called("whiteout x/diff/usr/share"));
-    assert!(tmp.root.fs("x/diff/var").is_dir(), "an opaque directory is made if missing");
-    assert!(!tmp.root.fs("x/diff/.wh..wh.plnk").exists(), "aufs metadata is skipped");
+    assert!(
+        tmp.root.fs("x/diff/var").is_dir(),
+        "an opaque directory is made if missing"
+    );
+    assert!(
+        !tmp.root.fs("x/diff/.wh..wh.plnk").exists(),
+        "aufs metadata is skipped"
+    );
     assert!(!tmp.root.fs("x/diff/etc/.wh.motd").exists());
 }
 
@@ -204,7 +278,10 @@ fn whiteouts_of_nothing_are_refused() {
     let (tmp, host) = layer();
     let tar = Tar::new().file("etc/.wh.", b"").bytes();
     let err = unpack(&tmp.root, &host, "x", &tar[..]).unwrap_err();
-    assert_eq!(err.message, "layer entry \"etc/.wh.\": whiteout names no file");
+    assert_eq!(
+        err.message,
+        "layer entry \"etc/.wh.\": whiteout names no file"
+    );
 }
 
 #[test]
@@ -226,7 +303,11 @@ fn later_entries_replace_earlier_ones() {
     assert_eq!(read(&tmp, "x/diff/a"), "now a file");
     assert!(tmp.root.fs("x/diff/b").is_dir());
     assert_eq!(read(&tmp, "x/diff/c"), "new");
-    assert_eq!(read(&tmp, "x/diff/d/keep"), "k", "a directory merges into a directory");
+    assert_eq!(
+        read(&tmp, "x/diff/d/keep"),
+        "k",
+        "a directory merges into a directory"
+    );
 }
 
 #[test]
@@ -243,16 +324,36 @@ fn owners_modes_and_xattrs_go_through_the_host() {
             ("mtime", &b"1600000000.5"[..]),
         ])
         .unwrap();
-    builder.append_data(&mut header, "bin/ping", &b"elf"[..]).unwrap();
+    builder
+        .append_data(&mut header, "bin/ping", &b"elf"[..])
+        .unwrap();
     let tar = builder.into_inner().unwrap();
     unpack(&tmp.root, &host, "x", &tar[..]).unwrap();
     let calls = host.calls.borrow();
-    let at = |call: &str| calls.iter().position(|c| c == call).unwrap_or_else(|| panic!("no {call}: {calls:?}"));
-    assert!(at("chown x/diff/bin/ping 1000:50") < at("chmod x/diff/bin/ping 4755"), "chown clears setuid: it goes first");
+    let at = |call: &str| {
+        calls
+            .iter()
+            .position(|c| c == call)
+            .unwrap_or_else(|| panic!("no {call}: {calls:?}"))
+    };
+    assert!(
+        at("chown x/diff/bin/ping 1000:50") < at("chmod x/diff/bin/ping 4755"),
+        "chown clears setuid: it goes first"
+    );
     assert!(at("chmod x/diff/bin/ping 4755") < at("xattr x/diff/bin/ping security.capability=cap"));
-    assert!(!calls.iter().any(|c| c.starts_with("xattr") && c.contains("trusted.")));
-    let mtime = std::fs::metadata(tmp.root.fs("x/diff/bin/ping")).unwrap().modified().unwrap();
-    assert_eq!(mtime, UNIX_EPOCH + Duration::new(1_600_000_000, 500_000_000));
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with("xattr") && c.contains("trusted."))
+    );
+    let mtime = std::fs::metadata(tmp.root.fs("x/diff/bin/ping"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(
+        mtime,
+        UNIX_EPOCH + Duration::new(1_600_000_000, 500_000_000)
+    );
 }
 
 #[test]
@@ -282,9 +383,13 @@ fn devices_and_fifos_are_made_by_the_host() {
     let mut null = Tar::header(EntryType::Char, 0o666, 0);
     null.set_device_major(1).unwrap();
     null.set_device_minor(3).unwrap();
-    builder.append_data(&mut null, "dev/null", &b""[..]).unwrap();
+    builder
+        .append_data(&mut null, "dev/null", &b""[..])
+        .unwrap();
     let mut fifo = Tar::header(EntryType::Fifo, 0o600, 0);
-    builder.append_data(&mut fifo, "run/fifo", &b""[..]).unwrap();
+    builder
+        .append_data(&mut fifo, "run/fifo", &b""[..])
+        .unwrap();
     let mut wh = Tar::header(EntryType::Char, 0, 0);
     wh.set_device_major(0).unwrap();
     wh.set_device_minor(0).unwrap();
@@ -294,7 +399,10 @@ fn devices_and_fifos_are_made_by_the_host() {
     assert!(host.called("mknod x/diff/dev/null char 666 1:3"));
     assert!(host.called("chmod x/diff/dev/null 666"));
     assert!(host.called("mknod x/diff/run/fifo fifo 600 0:0"));
-    assert!(host.called("whiteout x/diff/gone"), "a 0:0 char device is an overlay whiteout already");
+    assert!(
+        host.called("whiteout x/diff/gone"),
+        "a 0:0 char device is an overlay whiteout already"
+    );
 }
 
 #[test]
@@ -302,16 +410,79 @@ fn a_non_directory_root_entry_is_refused() {
     let (tmp, host) = layer();
     let tar = Tar::new().file(".", b"").bytes();
     let err = unpack(&tmp.root, &host, "x", &tar[..]).unwrap_err();
-    assert_eq!(err.message, "layer entry \".\": the layer root must be a directory");
+    assert_eq!(
+        err.message,
+        "layer entry \".\": the layer root must be a directory"
+    );
 }
 
 #[test]
 fn pax_times_parse() {
-    assert_eq!(parse_pax_time("12"), Some(UNIX_EPOCH + Duration::from_secs(12)));
-    assert_eq!(parse_pax_time("12.25"), Some(UNIX_EPOCH + Duration::new(12, 250_000_000)));
-    assert_eq!(parse_pax_time("1.1234567891"), Some(UNIX_EPOCH + Duration::new(1, 123_456_789)));
-    assert_eq!(parse_pax_time("-1.5"), UNIX_EPOCH.checked_sub(Duration::new(1, 500_000_000)));
+    assert_eq!(
+        parse_pax_time("12"),
+        Some(UNIX_EPOCH + Duration::from_secs(12))
+    );
+    assert_eq!(
+        parse_pax_time("12.25"),
+        Some(UNIX_EPOCH + Duration::new(12, 250_000_000))
+    );
+    assert_eq!(
+        parse_pax_time("1.1234567891"),
+        Some(UNIX_EPOCH + Duration::new(1, 123_456_789))
+    );
+    assert_eq!(
+        parse_pax_time("-1.5"),
+        UNIX_EPOCH.checked_sub(Duration::new(1, 500_000_000))
+    );
     assert_eq!(parse_pax_time(""), None);
     assert_eq!(parse_pax_time("1e3"), None);
     assert_eq!(parse_pax_time(".5"), None);
+}
+
+#[test]
+fn links_replace_earlier_entries_too() {
+    let (tmp, host) = layer();
+    let tar = Tar::new()
+        .file("s", b"file first")
+        .symlink("s", "/target")
+        .dir("d")
+        .file("d/child", b"c")
+        .symlink("d", "elsewhere")
+        .file("h", b"old")
+        .file("src", b"new")
+        .hardlink("h", "src")
+        .symlink("back", "x")
+        .file("back", b"a file again")
+        .bytes();
+    unpack(&tmp.root, &host, "x", &tar[..]).unwrap();
+    assert_eq!(
+        std::fs::read_link(tmp.root.fs("x/diff/s"))
+            .unwrap()
+            .to_str(),
+        Some("/target")
+    );
+    assert_eq!(
+        std::fs::read_link(tmp.root.fs("x/diff/d"))
+            .unwrap()
+            .to_str(),
+        Some("elsewhere")
+    );
+    assert_eq!(read(&tmp, "x/diff/h"), "new");
+    assert_eq!(read(&tmp, "x/diff/back"), "a file again");
+}
+
+#[test]
+fn a_directory_replaced_by_a_symlink_is_no_parent() {
+    let (tmp, host) = layer();
+    let tar = Tar::new()
+        .dir("d")
+        .file("d/a", b"")
+        .symlink("d", "../../y/diff")
+        .file("d/b", b"")
+        .bytes();
+    let err = unpack(&tmp.root, &host, "x", &tar[..]).unwrap_err();
+    assert_eq!(
+        err.message,
+        "layer entry \"d/b\": parent \"d\" is a symlink"
+    );
 }
