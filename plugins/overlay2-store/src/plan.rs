@@ -15,9 +15,10 @@
 //! the host should `get` image layers only to read them; a parentless image layer is
 //! the one case the layout marks read-only (no `work/`), hence its `ro` bind.
 //!
-//! The overlay options name lower layers by their short links relative to the driver
-//! root, so the host must resolve them against the root (as Docker mounts from inside
-//! its home directory) rather than pass them to the kernel from another directory.
+//! The overlay options name lower layers by their `l/` short links, relative to the
+//! driver root: the host resolves each beneath the root (the links are relative
+//! symlinks to `../<id>/diff`, so they never lead out), as Docker mounts from inside its
+//! home directory to keep the options short.
 
 use std::fs;
 
