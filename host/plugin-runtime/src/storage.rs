@@ -116,9 +116,15 @@ impl StoragePlugin {
     }
 
     /// Create layer `id` on `parent` from the tar in `blob`. The driver must read `blob`
-    /// to its verified end; on any failure, what it wrote is removed.
+    /// to its verified end; on any failure, what it wrote is removed (an `id` that exists
+    /// already is refused first, so that clean-up never touches an existing layer).
     pub fn apply_layer(&self, id: &str, parent: Option<&str>, blob: Box<dyn BlobSource>) -> Result<AppliedLayer, PluginError> {
         let op = "apply layer";
+        // The clean-up below removes what this call created; it must never be an existing
+        // layer, so an id that is taken is refused before the driver is asked.
+        if self.exists(id)? {
+            return Err(self.shared.host_error(op, ErrorKind::AlreadyExists, format!("layer {id} exists already")));
+        }
         let outcome = self
             .call(op, |g, s| {
                 let owned = s.data_mut().table.push(BlobStream::new(blob))?;
