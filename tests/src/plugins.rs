@@ -35,18 +35,16 @@ pub fn bundled_dir(dest: &Path, name: &str) -> PathBuf {
 }
 
 /// Install the sandbox probe (a storage-world component that misbehaves on request, see
-/// `tests/probe`) into `dest/probe`, its manifest extended by `manifest_extra`.
+/// `tests/probe`) into `dest/probe`: its `tests/probe/plugin.toml` pinned to the built
+/// wasm, extended by `manifest_extra` (e.g. a `[limits]` table).
 pub fn install_probe(dest: &Path, manifest_extra: &str) -> PathBuf {
     let wasm_path = wasm_dir().join("hostctl_probe.wasm");
     let wasm = std::fs::read(&wasm_path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-plugins first", wasm_path.display()));
+    let manifest = std::fs::read_to_string(repo_root().join("tests/probe/plugin.toml")).expect("reading tests/probe/plugin.toml");
     let dir = dest.join("probe");
     std::fs::create_dir_all(&dir).expect("creating the probe's plugin dir");
     std::fs::write(dir.join("probe.wasm"), &wasm).expect("writing probe.wasm");
-    let sha = hex::encode(Sha256::digest(&wasm));
-    std::fs::write(
-        dir.join("plugin.toml"),
-        format!("name = \"probe\"\nkind = \"storage\"\nversion = \"0.1.0\"\nsha256 = \"{sha}\"\n{manifest_extra}"),
-    )
-    .expect("writing the probe's manifest");
+    let pin = format!("sha256 = \"{}\"\n", hex::encode(Sha256::digest(&wasm)));
+    std::fs::write(dir.join("plugin.toml"), format!("{pin}{manifest}\n{manifest_extra}")).expect("writing the probe's manifest");
     dir
 }

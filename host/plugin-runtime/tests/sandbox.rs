@@ -27,11 +27,8 @@ fn install_probe(root: &Path, wasm: &[u8], pin: Option<&str>, manifest_extra: &s
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("probe.wasm"), wasm).unwrap();
     let sha = pin.map(str::to_owned).unwrap_or_else(|| hex::encode(Sha256::digest(wasm)));
-    std::fs::write(
-        dir.join("plugin.toml"),
-        format!("name = \"probe\"\nkind = \"storage\"\nversion = \"0.1.0\"\nsha256 = \"{sha}\"\n{manifest_extra}"),
-    )
-    .unwrap();
+    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/probe/plugin.toml")).unwrap();
+    std::fs::write(dir.join("plugin.toml"), format!("sha256 = \"{sha}\"\n{manifest}\n{manifest_extra}")).unwrap();
     dir
 }
 
