@@ -29,12 +29,18 @@ pub fn hostctl_bin() -> PathBuf {
     bin
 }
 
-/// A source file of the binary (host/, wit/, Cargo.lock) changed after `bin` was built.
+/// A source file of the binary (`host/*/src`, `host/*/Cargo.toml`, `wit/`) changed after
+/// `bin` was built. Every host crate is a dependency of the binary, so any such change
+/// relinks it; tests and benches under host/ do not, and are not looked at.
 fn newer_source(bin: &Path) -> Option<PathBuf> {
     let built = std::fs::metadata(bin).and_then(|m| m.modified()).ok()?;
     let root = crate::plugins::repo_root();
-    let mut stack = vec![root.join("host"), root.join("wit")];
-    let mut files = vec![root.join("Cargo.lock")];
+    let mut stack = vec![root.join("wit")];
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(root.join("host")).into_iter().flatten().flatten() {
+        stack.push(krate.path().join("src"));
+        files.push(krate.path().join("Cargo.toml"));
+    }
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
