@@ -129,3 +129,149 @@ pub struct Info {
     pub docker_root_dir: String,
     pub plugins: Vec<String>,
 }
+
+/// One lifecycle event, as Docker's `/events` streams it, plus a per-host `seq` that
+/// increases by one per event so a consumer can tell when it missed some.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// container, image, plugin, network, volume, daemon.
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// create, start, die, stop, kill, oom, destroy, import, load, ...
+    #[serde(rename = "Action")]
+    pub action: String,
+    #[serde(rename = "Actor")]
+    pub actor: Actor,
+    /// Always "local".
+    pub scope: String,
+    /// Unix seconds.
+    pub time: i64,
+    #[serde(rename = "timeNano")]
+    pub time_nano: i64,
+    /// Per-host sequence number, from 1.
+    pub seq: u64,
+    /// Docker's legacy fields for container events: `status` (the action), `id`, `from`
+    /// (the image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+/// What an event is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// `name`, `image`, `exitCode`, `signal`, … as Docker sets them.
+    #[serde(rename = "Attributes", default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A line of `/events` that is not an event: the subscriber fell behind and `missed`
+/// events were dropped for it (never silently).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsLagged {
+    pub missed: u64,
+}
+
+/// `POST /containers/create`: what to run (Docker's `Config` + `HostConfig`, the parts
+/// hostctl serves).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerCreate {
+    pub image: String,
+    /// Replaces the image's Cmd when non-empty.
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    /// Replaces the image's Entrypoint when set (an empty list clears it).
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    /// `K=V`, added to (and overriding) the image's Env.
+    #[serde(default)]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub host_config: HostConfig,
+}
+
+/// Docker's `HostConfig`, the parts hostctl serves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostConfig {
+    /// Bytes; 0 is unlimited.
+    #[serde(default)]
+    pub memory: i64,
+    /// CPUs in billionths (`--cpus 0.5` is 500000000); 0 is unlimited.
+    #[serde(default)]
+    pub nano_cpus: i64,
+    /// 0 or -1 is unlimited.
+    #[serde(default)]
+    pub pids_limit: i64,
+    /// Remove the container when it exits (`--rm`).
+    #[serde(default)]
+    pub auto_remove: bool,
+    /// "none" (a network namespace with only `lo`) or "host". Empty means "none" until
+    /// network drivers exist.
+    #[serde(default)]
+    pub network_mode: String,
+}
+
+/// `POST /containers/create`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerCreated {
+    pub id: String,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// `GET /containers/json`: one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerSummary {
+    pub id: String,
+    /// `/name`, as Docker.
+    pub names: Vec<String>,
+    pub image: String,
+    pub image_id: String,
+    /// The command line, joined.
+    pub command: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// created, running, exited, dead.
+    pub state: String,
+    /// "Up 2 minutes", "Exited (0) 3 seconds ago", "Created".
+    pub status: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `POST /containers/{id}/wait`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerWaitResponse {
+    pub status_code: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// One line of a container's log (`GET /containers/{id}/logs`, newline-delimited JSON):
+/// Docker's json-file entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub log: String,
+    /// "stdout" or "stderr".
+    pub stream: String,
+    /// RFC 3339 with nanoseconds.
+    pub time: String,
+}

@@ -10,6 +10,7 @@
 //!   objects are created.
 //! - [`images`]: the image service: `load`, `import`, `images`, layers applied by the
 //!   storage plugin, rootfs mounts, and crash recovery.
+//! - [`events`]: the event bus every lifecycle step publishes on.
 //! - [`api`]: the HTTP handlers, one module per resource; [`progress`] streams Docker's
 //!   JSON messages for long work.
 
@@ -18,6 +19,7 @@ pub mod args;
 pub mod config;
 pub mod daemon;
 pub mod detach;
+pub mod events;
 pub mod images;
 pub mod progress;
 pub mod state;
