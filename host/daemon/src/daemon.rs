@@ -19,6 +19,7 @@ use hostctl_plugin_runtime::{Defaults, DriverInfo, Loader, Registry, StoragePlug
 use tokio::net::UnixListener;
 
 use crate::config::Config;
+use crate::events::EventBus;
 use crate::images::ImageService;
 use crate::state::StateStore;
 
@@ -28,6 +29,7 @@ pub struct Daemon {
     pub registry: Registry,
     pub storage: Arc<StoragePlugin>,
     pub driver_info: DriverInfo,
+    pub events: Arc<EventBus>,
     pub images: ImageService,
     /// Keeps the wasmtime engine (and its epoch ticker) alive.
     _loader: Loader,
@@ -60,8 +62,9 @@ impl Daemon {
             bail!("storage driver plugin {driver:?} is not available: {why}");
         };
         let driver_info = storage.info()?;
-        let images = ImageService::open(&root.join("image"), state, storage.clone())?;
-        Ok(Daemon { config, registry, storage, driver_info, images, _loader: loader })
+        let events = Arc::new(EventBus::new(host_name()));
+        let images = ImageService::open(&root.join("image"), state, storage.clone(), events.clone())?;
+        Ok(Daemon { config, registry, storage, driver_info, events, images, _loader: loader })
     }
 }
 
@@ -139,6 +142,11 @@ fn group_id(name: &str) -> Option<u32> {
         let mut fields = line.split(':');
         (fields.next()? == name).then(|| fields.nth(1)?.parse().ok())?
     })
+}
+
+/// This machine's name, for event subjects: the kernel's hostname.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "localhost".into())
 }
 
 /// Where the daemon logs when detached and no log file is configured.

@@ -38,6 +38,7 @@ use hostctl_plugin_runtime::StoragePlugin;
 pub use error::ImageError;
 use records::{ImageRecord, LayerRecord};
 
+use crate::events::EventBus;
 use crate::progress::Progress;
 use crate::state::{StateStore, Table};
 
@@ -62,13 +63,14 @@ pub struct ImageService {
     blobs: BlobStore,
     state: Arc<StateStore>,
     storage: Arc<StoragePlugin>,
+    events: Arc<EventBus>,
     write: Mutex<()>,
 }
 
 impl ImageService {
     /// Open the service over `root` (the content store), undoing what a crash left.
-    pub fn open(root: &Path, state: Arc<StateStore>, storage: Arc<StoragePlugin>) -> Result<Self, ImageError> {
-        let service = ImageService { blobs: BlobStore::new(root)?, state, storage, write: Mutex::new(()) };
+    pub fn open(root: &Path, state: Arc<StateStore>, storage: Arc<StoragePlugin>, events: Arc<EventBus>) -> Result<Self, ImageError> {
+        let service = ImageService { blobs: BlobStore::new(root)?, state, storage, events, write: Mutex::new(()) };
         service.recover()?;
         Ok(service)
     }
@@ -193,6 +195,9 @@ impl ImageService {
                 images.push((record_for(&image.config, chain_ids, size, tags.clone()), tags));
             }
             self.record_images(images.iter().map(|(r, _)| r.clone()).collect(), progress)?;
+            for (image, tags) in &images {
+                self.publish("load", image, tags.first());
+            }
             Ok(images.into_iter().map(|(r, tags)| LoadedImage { id: r.id, tags }).collect())
         })();
         if result.is_err() {
@@ -226,9 +231,10 @@ impl ImageService {
                 created.push(layer.clone());
             }
             let tags: Vec<String> = reference.iter().map(|r| r.to_string()).collect();
-            let record = record_for(&config, vec![diff_id], layer.size, tags);
+            let record = record_for(&config, vec![diff_id], layer.size, tags.clone());
             let id = record.id;
-            self.record_images(vec![record], progress)?;
+            self.record_images(vec![record.clone()], progress)?;
+            self.publish("import", &record, tags.first());
             Ok(id)
         })();
         if result.is_err() {
@@ -240,6 +246,7 @@ impl ImageService {
     /// Write `images` and their tags in one transaction. A tag another image holds moves
     /// to the new one (the old one keeps its other tags, or becomes `<none>`), as Docker.
     fn record_images(&self, images: Vec<ImageRecord>, progress: &Progress) -> Result<(), ImageError> {
+        let mut moved: Vec<(String, String)> = Vec::new();
         self.state.write(|t| {
             for mut image in images {
                 let key = image.id.hex();
@@ -256,6 +263,7 @@ impl ImageService {
                         && let Some(mut old) = t.get::<ImageRecord>(Table::Images, &holder)?
                     {
                         old.repo_tags.retain(|t| t != tag);
+                        moved.push((old.id.to_string(), tag.clone()));
                         progress.line(&format!(
                             "The image {tag} already exists, renaming the old one with ID {} to empty string",
                             old.id
@@ -268,7 +276,16 @@ impl ImageService {
             }
             Ok(())
         })?;
+        for (old, tag) in moved {
+            self.events.publish("image", "untag", &old, [("name", tag)]);
+        }
         Ok(())
+    }
+
+    /// An image event, with Docker's `name` attribute (the first tag, if any).
+    fn publish(&self, action: &str, image: &ImageRecord, tag: Option<&String>) {
+        let name = tag.cloned().unwrap_or_else(|| image.id.to_string());
+        self.events.publish("image", action, &image.id.to_string(), [("name", name)]);
     }
 
     /// Undo a failed write: remove the layers it created (top first) and the blobs it
