@@ -67,7 +67,7 @@ impl Client {
         &self.socket
     }
 
-    async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, ApiError> {
+    pub(crate) async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, ApiError> {
         let stream = UnixStream::connect(&self.socket).await.map_err(|e| {
             ApiError::new(
                 ErrorKind::Unavailable,
@@ -85,7 +85,7 @@ impl Client {
         }
     }
 
-    fn request(method: Method, path: &str, body: Body) -> Request<Body> {
+    pub(crate) fn request(method: Method, path: &str, body: Body) -> Request<Body> {
         Request::builder()
             .method(method)
             .uri(path)
@@ -95,10 +95,18 @@ impl Client {
             .expect("request parts are valid")
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         let response = self.send(Self::request(Method::GET, path, empty())).await?;
         let bytes = read_all(response).await?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::new(ErrorKind::Internal, format!("GET {path}: bad answer from the daemon: {e}")))
+    }
+
+    /// POST a JSON body, decode a JSON answer.
+    pub(crate) async fn post_json<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> Result<T, ApiError> {
+        let body = http_body_util::Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed();
+        let response = self.send(Self::request(Method::POST, path, body)).await?;
+        let bytes = read_all(response).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::new(ErrorKind::Internal, format!("POST {path}: bad answer from the daemon: {e}")))
     }
 
     /// `GET /_ping`.
@@ -166,7 +174,7 @@ impl Client {
     }
 }
 
-fn empty() -> Body {
+pub(crate) fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed()
 }
 

@@ -8,14 +8,19 @@
 //!   hostctl's own (`PluginSummary`).
 //! - [`error`]: errors on the wire: a message and a kind, mapped to HTTP status and to
 //!   CLI exit codes in one place each.
-//! - [`client`]: the Unix-socket client (`-H unix:///…` / `HOSTCTL_HOST`).
+//! - [`client`]: the Unix-socket client (`-H unix:///…` / `HOSTCTL_HOST`); its container
+//!   calls are in [`containers`]; [`lines`] reads streamed newline-delimited JSON.
+//! - [`units`]: Docker's sizes and durations, parsed and shown as go-units does.
 //! - [`toml_file`]: TOML parsing whose errors name `file:line:col` and the key, used for
 //!   the daemon's config, plugin manifests and container specs.
 
 pub mod client;
+pub mod containers;
 pub mod error;
+pub mod lines;
 pub mod toml_file;
 pub mod types;
+pub mod units;
 
 pub use client::{Client, DEFAULT_SOCKET, ImportOptions, MessageStream};
 pub use error::{ApiError, ErrorBody, ErrorKind};

@@ -16,6 +16,9 @@
 //!
 //! [storage]
 //! driver = "overlay2-store"               # the storage plugin to lay out images with
+//!
+//! [containers]
+//! cgroup-parent = "hostctl"               # containers' cgroups: /<parent>/<id> in each hierarchy
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -36,6 +39,7 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     pub plugins: PluginsConfig,
     pub storage: StorageConfig,
+    pub containers: ContainersSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -62,6 +66,7 @@ impl Default for Config {
             log_file: None,
             plugins: PluginsConfig::default(),
             storage: StorageConfig::default(),
+            containers: ContainersSection::default(),
         }
     }
 }
@@ -75,6 +80,18 @@ impl Default for PluginsConfig {
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig { driver: "overlay2-store".into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ContainersSection {
+    pub cgroup_parent: String,
+}
+
+impl Default for ContainersSection {
+    fn default() -> Self {
+        ContainersSection { cgroup_parent: "hostctl".into() }
     }
 }
 

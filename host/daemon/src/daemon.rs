@@ -19,6 +19,7 @@ use hostctl_plugin_runtime::{Defaults, DriverInfo, Loader, Registry, StoragePlug
 use tokio::net::UnixListener;
 
 use crate::config::Config;
+use crate::containers::{ContainerService, ContainersConfig};
 use crate::events::EventBus;
 use crate::images::ImageService;
 use crate::state::StateStore;
@@ -30,7 +31,8 @@ pub struct Daemon {
     pub storage: Arc<StoragePlugin>,
     pub driver_info: DriverInfo,
     pub events: Arc<EventBus>,
-    pub images: ImageService,
+    pub images: Arc<ImageService>,
+    pub containers: ContainerService,
     /// Keeps the wasmtime engine (and its epoch ticker) alive.
     _loader: Loader,
 }
@@ -63,8 +65,19 @@ impl Daemon {
         };
         let driver_info = storage.info()?;
         let events = Arc::new(EventBus::new(host_name()));
-        let images = ImageService::open(&root.join("image"), state, storage.clone(), events.clone())?;
-        Ok(Daemon { config, registry, storage, driver_info, events, images, _loader: loader })
+        let images = Arc::new(ImageService::open(&root.join("image"), state.clone(), storage.clone(), events.clone())?);
+        let containers = ContainerService::new(
+            ContainersConfig {
+                root: root.join("containers"),
+                cgroup_parent: config.containers.cgroup_parent.clone(),
+                hostctl: std::env::current_exe().context("finding the hostctl binary (it runs the shims)")?,
+            },
+            state,
+            images.clone(),
+            storage.clone(),
+            events.clone(),
+        )?;
+        Ok(Daemon { config, registry, storage, driver_info, events, images, containers, _loader: loader })
     }
 }
 
@@ -74,6 +87,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _pid_lock = lock_pidfile(&pidfile)?;
     let socket = config.socket.clone();
     let daemon = Arc::new(tokio::task::block_in_place(|| Daemon::open(config))?);
+    daemon.containers.recover().await?;
     let listener = bind(&socket)?;
     tracing::info!(socket = %socket.display(), driver = %daemon.driver_info.name, "serving");
     let served = axum::serve(listener, crate::api::router(daemon)).with_graceful_shutdown(shutdown_signal()).await;

@@ -8,6 +8,8 @@
 //!   serving, and shutdown; [`detach`] for `--detach`.
 //! - [`state`]: the redb state store, where intent is recorded before kernel or disk
 //!   objects are created.
+//! - [`containers`]: the container service: lifecycle, supervision through shims,
+//!   logs, and re-adoption after a daemon restart.
 //! - [`images`]: the image service: `load`, `import`, `images`, layers applied by the
 //!   storage plugin, rootfs mounts, and crash recovery.
 //! - [`events`]: the event bus every lifecycle step publishes on.
@@ -17,6 +19,7 @@
 pub mod api;
 pub mod args;
 pub mod config;
+pub mod containers;
 pub mod daemon;
 pub mod detach;
 pub mod events;

@@ -20,6 +20,8 @@ pub enum Table {
     Tags,
     /// Layer chain id (hex) -> layer record.
     Layers,
+    /// Container id -> container record.
+    Containers,
 }
 
 impl Table {
@@ -28,6 +30,7 @@ impl Table {
             Table::Images => "images",
             Table::Tags => "tags",
             Table::Layers => "layers",
+            Table::Containers => "containers",
         })
     }
 }
@@ -66,7 +69,7 @@ impl StateStore {
         let store = StateStore { db, path: path.to_owned() };
         // Create every table so reads never meet a missing one.
         store.write(|txn| {
-            for table in [Table::Images, Table::Tags, Table::Layers] {
+            for table in [Table::Images, Table::Tags, Table::Layers, Table::Containers] {
                 txn.txn.open_table(table.definition()).map_err(|e| txn.db_err(e))?;
             }
             Ok(())

@@ -178,23 +178,10 @@ fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// Parse a size like `64m`, `1g`, `512k` or a plain byte count.
+/// Parse a size like `64m` or `1g` (Docker's binary units).
 pub fn parse_size(text: &str) -> Result<usize, String> {
-    let t = text.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => t.split_at(i),
-        None => (t, ""),
-    };
-    let shift = match unit {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        _ => return Err(format!("size {text:?}: expected a size like 64m or 1g")),
-    };
-    let n: usize = digits.parse().map_err(|_| format!("size {text:?}: expected a size like 64m or 1g"))?;
-    n.checked_mul(1 << shift).ok_or_else(|| format!("size {text:?}: too large"))
+    let bytes = hostctl_api::units::parse_bytes(text).map_err(|e| format!("size {e}"))?;
+    usize::try_from(bytes).map_err(|_| format!("size {text:?}: too large"))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The HTTP API on the Unix socket: routes, and errors as Docker's `{"message"}` with a
 //! `kind`, mapped to status by [`hostctl_api::ErrorKind::status`]. One module per
-//! resource: [`images`], [`plugins`], [`system`].
+//! resource: [`containers`], [`images`], [`plugins`], [`system`].
 
+pub mod containers;
 pub mod images;
 pub mod plugins;
 pub mod system;
@@ -23,6 +24,15 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/plugins", get(plugins::list))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/{id}", axum::routing::delete(containers::remove))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/logs", get(containers::logs))
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))
         .route("/images/create", post(images::create))

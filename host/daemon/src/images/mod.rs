@@ -169,6 +169,13 @@ impl ImageService {
         Err(ImageError::NotFound(name.to_owned()))
     }
 
+    /// The run-time defaults (`Cmd`, `Env`, …) of `image`, from its config blob.
+    pub fn container_config(&self, image: &ImageRecord) -> Result<hostctl_image::config::ContainerConfig, ImageError> {
+        let raw = self.blobs.read(&image.id, hostctl_image::archive::MAX_JSON_SIZE)?;
+        let config = ImageConfig::parse(raw).map_err(|e| ImageError::Invalid(format!("image {}: {e}", image.id)))?;
+        Ok(config.container_config())
+    }
+
     /// `hostctl load`: every image in a `docker save` or OCI-layout archive.
     pub fn load(&self, archive: &mut dyn Read, progress: &Progress) -> Result<Vec<LoadedImage>, ImageError> {
         let staging = Staging::read(&self.blobs, archive)?;

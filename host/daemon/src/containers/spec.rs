@@ -1,0 +1,220 @@
+//! The OCI runtime spec (`config.json`) of a container: what the shim runs. It is the
+//! internal description of a container, so a bundle the daemon writes is one runc would
+//! accept. Docker's defaults throughout: its mounts, masked and read-only paths, and
+//! capability set; new pid, mount, uts, ipc and (unless `--network host`) network
+//! namespaces; the container's cgroup limits.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResourcesBuilder, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    get_default_maskedpaths, get_default_mounts, get_default_readonly_paths,
+};
+
+use super::records::ContainerRecord;
+use hostctl_shim::bundle::Bundle;
+
+/// The annotation carrying Docker's `User` string, resolved by the container's init
+/// inside the container (from its own /etc/passwd and /etc/group).
+pub const USER_ANNOTATION: &str = "io.hostctl.user";
+
+/// Docker's default capabilities.
+pub const DEFAULT_CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Docker also masks these (beyond oci-spec's defaults).
+const EXTRA_MASKED: &[&str] = &["/proc/interrupts", "/sys/devices/virtual/powercap"];
+
+/// CFS period for `--cpus` (Docker's).
+const CPU_PERIOD: u64 = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+#[error("container {id}: building its OCI spec: {message}")]
+pub struct SpecError {
+    id: String,
+    message: String,
+}
+
+/// The spec for `record`, whose rootfs is mounted at `rootfs`.
+pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result<Spec, SpecError> {
+    let err = |e: &dyn std::fmt::Display| SpecError { id: record.id.clone(), message: e.to_string() };
+    let capabilities: oci_spec::runtime::Capabilities = DEFAULT_CAPABILITIES
+        .iter()
+        .map(|c| serde_json::from_value::<Capability>(serde_json::Value::String((*c).into())))
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(&e))?;
+    let process = ProcessBuilder::default()
+        .terminal(false)
+        .user(UserBuilder::default().uid(0u32).gid(0u32).build().map_err(|e| err(&e))?)
+        .args(record.command.clone())
+        .env(record.env.clone())
+        .cwd(if record.working_dir.is_empty() { "/".to_owned() } else { record.working_dir.clone() })
+        .capabilities(
+            LinuxCapabilitiesBuilder::default()
+                .bounding(capabilities.clone())
+                .effective(capabilities.clone())
+                .permitted(capabilities.clone())
+                .inheritable(capabilities)
+                .ambient(oci_spec::runtime::Capabilities::new())
+                .build()
+                .map_err(|e| err(&e))?,
+        )
+        .no_new_privileges(true)
+        .build()
+        .map_err(|e| err(&e))?;
+
+    let host_network = record.host_config.network_mode == "host";
+    let mut mounts = get_default_mounts();
+    if host_network {
+        // A fresh sysfs needs a network namespace of its own; bind the host's instead.
+        for m in mounts.iter_mut() {
+            if m.destination() == Path::new("/sys") {
+                *m = MountBuilder::default()
+                    .destination("/sys")
+                    .typ("bind")
+                    .source("/sys")
+                    .options(vec!["rbind".into(), "nosuid".into(), "noexec".into(), "nodev".into(), "ro".into()])
+                    .build()
+                    .map_err(|e| err(&e))?;
+            }
+        }
+    }
+    for (file, dest) in [(bundle.hostname_file(), "/etc/hostname"), (bundle.hosts_file(), "/etc/hosts")] {
+        mounts.push(
+            MountBuilder::default()
+                .destination(dest)
+                .typ("bind")
+                .source(file)
+                .options(vec!["rbind".into(), "rprivate".into()])
+                .build()
+                .map_err(|e| err(&e))?,
+        );
+    }
+
+    let mut namespaces = vec![LinuxNamespaceType::Pid, LinuxNamespaceType::Mount, LinuxNamespaceType::Uts, LinuxNamespaceType::Ipc];
+    if !host_network {
+        namespaces.push(LinuxNamespaceType::Network);
+    }
+    let namespaces = namespaces
+        .into_iter()
+        .map(|t| LinuxNamespaceBuilder::default().typ(t).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(&e))?;
+
+    let hc = &record.host_config;
+    let mut resources = LinuxResourcesBuilder::default();
+    if hc.memory > 0 {
+        resources = resources.memory(LinuxMemoryBuilder::default().limit(hc.memory).build().map_err(|e| err(&e))?);
+    }
+    if hc.nano_cpus > 0 {
+        let quota = (hc.nano_cpus as u128 * CPU_PERIOD as u128 / 1_000_000_000) as i64;
+        resources = resources.cpu(LinuxCpuBuilder::default().quota(quota).period(CPU_PERIOD).build().map_err(|e| err(&e))?);
+    }
+    if hc.pids_limit > 0 {
+        resources = resources.pids(LinuxPidsBuilder::default().limit(hc.pids_limit).build().map_err(|e| err(&e))?);
+    }
+    let mut masked = get_default_maskedpaths();
+    masked.extend(EXTRA_MASKED.iter().map(|p| (*p).to_owned()));
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .cgroups_path(record.cgroup_path.clone())
+        .resources(resources.build().map_err(|e| err(&e))?)
+        .masked_paths(masked)
+        .readonly_paths(get_default_readonly_paths())
+        .build()
+        .map_err(|e| err(&e))?;
+
+    let mut annotations = HashMap::new();
+    if !record.user.is_empty() {
+        annotations.insert(USER_ANNOTATION.to_owned(), record.user.clone());
+    }
+    SpecBuilder::default()
+        .version("1.0.2")
+        .root(RootBuilder::default().path(rootfs).readonly(false).build().map_err(|e| err(&e))?)
+        .process(process)
+        .hostname(record.hostname.clone())
+        .mounts(mounts)
+        .linux(linux)
+        .annotations(annotations)
+        .build()
+        .map_err(|e| err(&e))
+}
+
+/// `/etc/hosts` for a container of its own network namespace (Docker's, minus the
+/// address a network would give it).
+pub fn hosts_file(hostname: &str) -> String {
+    format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::containers::records::State;
+    use hostctl_api::types::HostConfig;
+
+    fn record(host_config: HostConfig) -> ContainerRecord {
+        ContainerRecord {
+            id: "c".repeat(64),
+            name: "web".into(),
+            created: String::new(),
+            image: "busybox".into(),
+            image_id: hostctl_image::digest::Digest::of_bytes(b"x"),
+            command: vec!["sh".into(), "-c".into(), "true".into()],
+            env: vec!["PATH=/bin".into()],
+            working_dir: "/srv".into(),
+            hostname: "web".into(),
+            user: "nobody".into(),
+            labels: Default::default(),
+            stop_signal: "SIGTERM".into(),
+            host_config,
+            cgroup_path: "/hostctl/ccc".into(),
+            state: State::created(),
+            rootfs: None,
+        }
+    }
+
+    #[test]
+    fn limits_and_namespaces_reach_the_spec() {
+        let hc = HostConfig { memory: 64 << 20, nano_cpus: 500_000_000, pids_limit: 50, ..Default::default() };
+        let spec = build(&record(hc), Path::new("/r"), &Bundle::new("/b")).unwrap();
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["linux"]["resources"]["memory"]["limit"], 64 << 20);
+        assert_eq!(json["linux"]["resources"]["cpu"]["quota"], 50_000);
+        assert_eq!(json["linux"]["resources"]["cpu"]["period"], 100_000);
+        assert_eq!(json["linux"]["resources"]["pids"]["limit"], 50);
+        let ns: Vec<&str> = json["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+        assert_eq!(ns, ["pid", "mount", "uts", "ipc", "network"]);
+        assert_eq!(json["process"]["cwd"], "/srv");
+        assert_eq!(json["process"]["noNewPrivileges"], true);
+        assert_eq!(json["annotations"][USER_ANNOTATION], "nobody");
+        assert_eq!(json["process"]["capabilities"]["bounding"].as_array().unwrap().len(), DEFAULT_CAPABILITIES.len());
+        assert_eq!(json["root"]["path"], "/r");
+    }
+
+    #[test]
+    fn host_network_shares_the_namespace_and_binds_sys() {
+        let hc = HostConfig { network_mode: "host".into(), ..Default::default() };
+        let json = serde_json::to_value(build(&record(hc), Path::new("/r"), &Bundle::new("/b")).unwrap()).unwrap();
+        assert!(json["linux"]["namespaces"].as_array().unwrap().iter().all(|n| n["type"] != "network"));
+        let sys = json["mounts"].as_array().unwrap().iter().find(|m| m["destination"] == "/sys").unwrap();
+        assert_eq!(sys["type"], "bind");
+    }
+}
