@@ -50,6 +50,14 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<T, TomlError> {
     parse(path, &text)
 }
 
+/// An error about the value at byte `offset` of `text` (read from `path`): a value that
+/// parsed but is wrong (`memory = "64q"`), with the same `file:line:col` as parse errors.
+/// Take offsets from `toml::Spanned` fields.
+pub fn error_at(path: &Path, text: &str, offset: usize, message: impl Into<String>) -> TomlError {
+    let (line, column) = line_col(text, offset);
+    TomlError { path: path.to_owned(), line, column, message: message.into() }
+}
+
 /// 1-based line and column (in characters) of byte `offset` in `text`.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];

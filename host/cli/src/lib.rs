@@ -6,11 +6,13 @@
 //! [`GlobalArgs`] holds what every command shares (`-H/--host`, `HOSTCTL_HOST`,
 //! `--debug`); [`Command`] is the verb, one module per verb under [`commands`], each
 //! holding its clap struct and its handler. [`output`] formats sizes, times and tables as
-//! Docker's CLI does; [`progress`] renders streamed progress on a terminal.
+//! Docker's CLI does; [`progress`] renders streamed progress on a terminal;
+//! [`spec_file`] reads `run -f spec.toml`.
 
 pub mod commands;
 pub mod output;
 pub mod progress;
+pub mod spec_file;
 
 use std::process::ExitCode;
 
@@ -31,6 +33,26 @@ pub struct GlobalArgs {
 /// The CLI's verbs (`hostctl daemon` is added by the binary).
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create and run a new container from an image
+    Run(commands::run::RunArgs),
+    /// Create a new container
+    Create(commands::create::CreateArgs),
+    /// Start one or more stopped containers
+    Start(commands::start::StartArgs),
+    /// List containers
+    Ps(commands::ps::PsArgs),
+    /// Fetch the logs of a container
+    Logs(commands::logs::LogsArgs),
+    /// Stop one or more running containers
+    Stop(commands::stop::StopArgs),
+    /// Kill one or more running containers
+    Kill(commands::kill::KillArgs),
+    /// Remove one or more containers
+    Rm(commands::rm::RmArgs),
+    /// Return low-level information on containers
+    Inspect(commands::inspect::InspectArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(commands::wait::WaitArgs),
     /// List images
     Images(commands::images::ImagesArgs),
     /// Import the contents from a tarball to create a filesystem image
@@ -78,6 +100,16 @@ pub fn main(global: GlobalArgs, command: Command) -> ExitCode {
 async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
     let client = Client::from_host(&global.host)?;
     match command {
+        Command::Run(args) => commands::run::run(&client, args).await,
+        Command::Create(args) => commands::create::run(&client, args).await,
+        Command::Start(args) => commands::start::run(&client, args).await,
+        Command::Ps(args) => commands::ps::run(&client, args).await,
+        Command::Logs(args) => commands::logs::run(&client, args).await,
+        Command::Stop(args) => commands::stop::run(&client, args).await,
+        Command::Kill(args) => commands::kill::run(&client, args).await,
+        Command::Rm(args) => commands::rm::run(&client, args).await,
+        Command::Inspect(args) => commands::inspect::run(&client, args).await,
+        Command::Wait(args) => commands::wait::run(&client, args).await,
         Command::Images(args) => commands::images::run(&client, args).await,
         Command::Import(args) => commands::import::run(&client, args).await,
         Command::Load(args) => commands::load::run(&client, args).await,

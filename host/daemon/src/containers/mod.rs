@@ -63,6 +63,8 @@ pub struct ExitState {
     pub exits: u64,
     pub exit_code: i32,
     pub running: bool,
+    /// How many times it started (0: created, never started yet).
+    pub starts: u64,
     pub removed: bool,
 }
 
@@ -138,6 +140,7 @@ impl ContainerService {
                     exits: 0,
                     exit_code: record.state.exit_code,
                     running: record.state.status == Status::Running,
+                    starts: u64::from(record.state.status != Status::Created),
                     removed: false,
                 })
                 .0
@@ -357,7 +360,10 @@ impl ContainerService {
         };
         self.save(&record)?;
         self.watch(&record);
-        self.notify(&id, |s| s.running = true);
+        self.notify(&id, |s| {
+            s.running = true;
+            s.starts += 1;
+        });
         self.publish(&record, "start", []);
         self.monitor(id);
         Ok(true)
@@ -579,11 +585,16 @@ impl ContainerService {
             .collect())
     }
 
-    /// The bundle's log file and whether the container may still write to it.
+    /// The bundle's log file and whether the container may still write to it: while it
+    /// runs, and before its first start (a foreground `run` follows the log before it
+    /// starts the container).
     pub fn log_source(&self, name: &str) -> Result<(PathBuf, impl Fn() -> bool + Send + Sync + 'static), ContainerError> {
         let record = self.resolve(name)?;
         let rx = self.watch(&record);
-        Ok((self.bundle(&record.id).log(), move || rx.borrow().running))
+        Ok((self.bundle(&record.id).log(), move || {
+            let s = rx.borrow();
+            s.running || (s.starts == 0 && !s.removed)
+        }))
     }
 
     /// `GET /containers/{id}/json`: Docker's inspect document, the parts hostctl has.

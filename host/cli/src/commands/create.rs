@@ -1,0 +1,137 @@
+//! `hostctl create`: make a container without starting it, and the flags `run` shares.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use hostctl_api::Client;
+use hostctl_api::types::ContainerCreate;
+
+use crate::spec_file;
+
+/// What `create` and `run` take to describe a container. A value given here overrides
+/// the spec file's (`-f`).
+#[derive(Debug, Clone, Args)]
+pub struct ContainerFlags {
+    /// Read the container's description from a TOML file (flags override it)
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables (K=V)
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Set metadata on the container (K=V)
+    #[arg(short = 'l', long = "label")]
+    pub labels: Vec<String>,
+    /// Memory limit (e.g. 64m, 1g)
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Number of CPUs (e.g. 0.5)
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Tune container pids limit (-1 for unlimited)
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Network: "none" (only lo, the default) or "host"
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Print usage
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// IMAGE [COMMAND] [ARG...]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
+    pub args: Vec<String>,
+}
+
+/// A container request, from the spec file overridden by the flags.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub name: Option<String>,
+    pub create: ContainerCreate,
+    pub detach: Option<bool>,
+}
+
+impl ContainerFlags {
+    pub fn request(&self) -> anyhow::Result<Request> {
+        let spec = match &self.file {
+            Some(path) => spec_file::read(path)?,
+            None => spec_file::Spec::default(),
+        };
+        let mut create = spec.create;
+        if let Some((image, command)) = self.args.split_first() {
+            create.image = image.clone();
+            if !command.is_empty() {
+                create.cmd = command.to_vec();
+            }
+        }
+        if create.image.is_empty() {
+            anyhow::bail!(hostctl_api::ApiError::new(
+                hostctl_api::ErrorKind::InvalidArgument,
+                "an IMAGE is required (on the command line, or `image` in the -f file)"
+            ));
+        }
+        let invalid = |m: String| anyhow::Error::new(hostctl_api::ApiError::new(hostctl_api::ErrorKind::InvalidArgument, m));
+        create.env.extend(self.env.iter().cloned());
+        for label in &self.labels {
+            let (k, v) = label.split_once('=').unwrap_or((label, ""));
+            create.labels.insert(k.to_owned(), v.to_owned());
+        }
+        if let Some(w) = &self.workdir {
+            create.working_dir = Some(w.clone());
+        }
+        if let Some(h) = &self.hostname {
+            create.hostname = Some(h.clone());
+        }
+        if let Some(u) = &self.user {
+            create.user = Some(u.clone());
+        }
+        if let Some(e) = &self.entrypoint {
+            create.entrypoint = Some(if e.is_empty() { Vec::new() } else { vec![e.clone()] });
+        }
+        if let Some(m) = &self.memory {
+            create.host_config.memory = hostctl_api::units::parse_bytes(m).map_err(|e| invalid(format!("--memory {e}")))? as i64;
+        }
+        if let Some(c) = self.cpus {
+            create.host_config.nano_cpus = spec_file::nano_cpus(c).map_err(|e| invalid(format!("--cpus {e}")))?;
+        }
+        if let Some(p) = self.pids_limit {
+            create.host_config.pids_limit = p;
+        }
+        if let Some(n) = &self.network {
+            create.host_config.network_mode = n.clone();
+        }
+        create.host_config.auto_remove = self.rm || spec.rm.unwrap_or(false);
+        Ok(Request { name: self.name.clone().or(spec.name), create, detach: spec.detach })
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub container: ContainerFlags,
+}
+
+pub async fn run(client: &Client, args: CreateArgs) -> anyhow::Result<ExitCode> {
+    let request = args.container.request()?;
+    let created = client.create_container(request.name.as_deref(), &request.create).await?;
+    println!("{}", created.id);
+    Ok(ExitCode::SUCCESS)
+}
