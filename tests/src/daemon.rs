@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::kernel::{mounts_under, unmount_all_under};
+use crate::kernel::{cgroups_under, mounts_under, processes_mentioning, remove_cgroups, unmount_all_under};
 use crate::plugins;
 
 /// The `hostctl` binary under test: `$HOSTCTL_BIN`, else the release build beside the
@@ -75,6 +75,7 @@ impl Default for Options {
 pub struct TestDaemon {
     dir: tempfile::TempDir,
     child: Option<Child>,
+    cgroup_parent: String,
 }
 
 impl TestDaemon {
@@ -91,8 +92,17 @@ impl TestDaemon {
         if let Some(extra) = &options.probe {
             plugins::install_probe(&dir.path().join("plugins"), extra);
         }
-        std::fs::write(dir.path().join("hostctl.toml"), &options.config).expect("writing the config");
-        let mut daemon = TestDaemon { dir, child: None };
+        // Each daemon's containers get cgroups under a parent of their own, so a test can
+        // count what it left.
+        let name = dir.path().file_name().expect("a temp dir has a name").to_string_lossy().into_owned();
+        let cgroup_parent = name.clone();
+        let config = if options.config.contains("[containers]") {
+            options.config.clone()
+        } else {
+            format!("{}\n[containers]\ncgroup-parent = \"{cgroup_parent}\"\n", options.config)
+        };
+        std::fs::write(dir.path().join("hostctl.toml"), config).expect("writing the config");
+        let mut daemon = TestDaemon { dir, child: None, cgroup_parent };
         daemon.spawn().unwrap_or_else(|log| panic!("the daemon did not start:\n{log}"));
         daemon
     }
@@ -116,6 +126,11 @@ impl TestDaemon {
 
     pub fn config_path(&self) -> PathBuf {
         self.dir().join("hostctl.toml")
+    }
+
+    /// The cgroup parent of this daemon's containers (relative to each hierarchy's root).
+    pub fn cgroup_parent(&self) -> &str {
+        &self.cgroup_parent
     }
 
     /// `-H` for the CLI.
@@ -197,11 +212,17 @@ impl TestDaemon {
     }
 
     /// SIGTERM the daemon and wait for it; then require that nothing is mounted under the
-    /// test dir and the socket and pidfile are gone.
+    /// test dir, no container cgroup and no shim or container process is left, and the
+    /// socket and pidfile are gone. (Containers outlive their daemon by design: a test
+    /// removes them before it stops the daemon.)
     pub fn stop(&mut self) {
         self.terminate();
         let leaked = mounts_under(self.dir());
         assert!(leaked.is_empty(), "mounts left after the daemon stopped: {leaked:?}");
+        let cgroups = cgroups_under(&self.cgroup_parent);
+        assert!(cgroups.is_empty(), "cgroups left after the daemon stopped: {cgroups:?}");
+        let processes = processes_mentioning(self.dir());
+        assert!(processes.is_empty(), "processes left after the daemon stopped: {processes:?}");
         assert!(!self.socket().exists(), "the socket outlived the daemon");
         assert!(!self.socket().with_extension("pid").exists(), "the pidfile outlived the daemon");
     }
@@ -247,6 +268,12 @@ impl TestDaemon {
 impl Drop for TestDaemon {
     fn drop(&mut self) {
         self.terminate();
+        // What a failed test left: its shims (by pid), its containers' cgroups (and the
+        // processes in them), its mounts. All of it this test's own.
+        for pid in processes_mentioning(self.dir.path()) {
+            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+        }
+        remove_cgroups(&self.cgroup_parent);
         unmount_all_under(self.dir.path());
     }
 }

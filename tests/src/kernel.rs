@@ -1,5 +1,6 @@
-//! Counting what tests leave in the kernel: mounts under a directory. Tests assert these
-//! counts go back to zero (or to what they were) when they end.
+//! Counting what tests leave in the kernel: mounts under a directory, cgroups under a
+//! parent, processes whose command line names a directory. Tests assert these counts go
+//! back to zero when they end.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,82 @@ pub fn unmount_all_under(dir: &Path) {
 fn rustix_unmount(path: &Path) -> std::io::Result<()> {
     let status = std::process::Command::new("umount").arg("-l").arg(path).status()?;
     if status.success() { Ok(()) } else { Err(std::io::Error::other("umount failed")) }
+}
+
+/// The mount points of every cgroup hierarchy (v1 controllers and v2), from mountinfo.
+pub fn cgroup_mounts() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("reading /proc/self/mountinfo");
+    info.lines()
+        .filter(|line| line.split(" - ").nth(1).is_some_and(|rest| rest.starts_with("cgroup ") || rest.starts_with("cgroup2 ")))
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|m| PathBuf::from(unescape(m)))
+        .collect()
+}
+
+/// Cgroups below `parent` (a path relative to each hierarchy's root) in any hierarchy.
+pub fn cgroups_under(parent: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for mount in cgroup_mounts() {
+        let dir = mount.join(parent.trim_start_matches('/'));
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                out.push(entry.path());
+            }
+        }
+    }
+    out
+}
+
+/// Remove `parent` and every cgroup below it in every hierarchy, killing what is left
+/// in them first (test clean-up after a failure; these are the test's own cgroups).
+pub fn remove_cgroups(parent: &str) {
+    for mount in cgroup_mounts() {
+        let dir = mount.join(parent.trim_start_matches('/'));
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut dirs = vec![dir.clone()];
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    dirs.push(entry.path());
+                    stack.push(entry.path());
+                }
+            }
+        }
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for d in dirs {
+            for pid in std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default().lines() {
+                let _ = std::process::Command::new("kill").arg("-KILL").arg(pid).status();
+            }
+            for _ in 0..50 {
+                if std::fs::remove_dir(&d).is_ok() || !d.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Pids of processes whose command line mentions `dir` (shims are started with their
+/// bundle path), other than this one.
+pub fn processes_mentioning(dir: &Path) -> Vec<u32> {
+    let needle = dir.to_string_lossy().into_owned();
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(&needle))
+                .unwrap_or(false)
+        })
+        .collect()
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
