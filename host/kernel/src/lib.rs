@@ -4,6 +4,9 @@
 //! one thin module per kernel concept, so the rest of the host can be read (and unit
 //! tested with recording fakes) without syscalls in the way. No wasmtime and no tokio here.
 //!
+//! - [`cgroups`]: control groups: finds the v1 hierarchies and the unified (v2) mount
+//!   in `/proc/self/mountinfo`, creates a container's cgroup, applies memory, CPU and
+//!   pids limits, joins processes, reads OOM kills and removes it again.
 //! - [`confined`]: a directory handle that privileged file operations (lchown, chmod,
 //!   mknod, overlay whiteouts, xattrs, symlinks) cannot escape: every path is resolved with
 //!   `openat2(RESOLVE_BENEATH)`, so `..`, absolute paths and symlinks leading out fail.
@@ -13,7 +16,8 @@
 //!   unit tests). Paths are resolved beneath the root first and handed to mount(2) as
 //!   `/proc/self/fd/N`, so what was checked is exactly what gets mounted.
 //!
-//! Later issues add namespaces, cgroups and netlink here.
+//! Later issues add namespaces and netlink here.
 
+pub mod cgroups;
 pub mod confined;
 pub mod mount;

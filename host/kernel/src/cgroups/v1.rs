@@ -1,0 +1,72 @@
+//! cgroup v1: each controller has its own files in its own hierarchy
+//! (`memory.limit_in_bytes`, `cpu.cfs_quota_us`, `pids.max`, ...).
+
+use super::{LimitWrite, Limits};
+
+/// The file writes that apply `limits` in v1 hierarchies, in the order they must happen
+/// (the memory limit before memory+swap, the CFS period before the quota).
+pub fn writes(limits: &Limits) -> Vec<LimitWrite> {
+    let w = |controller, file, value: String, optional| LimitWrite { controller, file, value, optional };
+    let mut out = Vec::new();
+    if let Some(memory) = limits.memory {
+        out.push(w("memory", "memory.limit_in_bytes", memory.to_string(), false));
+    }
+    if let Some(swap) = limits.memory_swap {
+        // Without swap accounting (swapaccount=0) the file does not exist.
+        out.push(w("memory", "memory.memsw.limit_in_bytes", swap.to_string(), true));
+    }
+    if let Some(reservation) = limits.memory_reservation {
+        out.push(w("memory", "memory.soft_limit_in_bytes", reservation.to_string(), false));
+    }
+    if let Some(shares) = limits.cpu_shares {
+        out.push(w("cpu", "cpu.shares", shares.to_string(), false));
+    }
+    if let Some(period) = limits.cpu_period {
+        out.push(w("cpu", "cpu.cfs_period_us", period.to_string(), false));
+    }
+    if let Some(quota) = limits.cpu_quota {
+        out.push(w("cpu", "cpu.cfs_quota_us", quota.to_string(), false));
+    }
+    if let Some(pids) = limits.pids {
+        out.push(w("pids", "pids.max", if pids > 0 { pids.to_string() } else { "max".into() }, false));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(limits: &Limits) -> Vec<(String, String)> {
+        writes(limits).into_iter().map(|w| (format!("{}/{}", w.controller, w.file), w.value)).collect()
+    }
+
+    #[test]
+    fn memory_cpu_and_pids_limits_map_to_their_files_in_order() {
+        let limits = Limits {
+            memory: Some(16 << 20),
+            memory_swap: Some(32 << 20),
+            cpu_shares: Some(512),
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            pids: Some(10),
+            ..Limits::default()
+        };
+        let got = files(&limits);
+        let want = [
+            ("memory/memory.limit_in_bytes", "16777216"),
+            ("memory/memory.memsw.limit_in_bytes", "33554432"),
+            ("cpu/cpu.shares", "512"),
+            ("cpu/cpu.cfs_period_us", "100000"),
+            ("cpu/cpu.cfs_quota_us", "50000"),
+            ("pids/pids.max", "10"),
+        ];
+        assert_eq!(got, want.map(|(f, v)| (f.to_string(), v.to_string())));
+    }
+
+    #[test]
+    fn unlimited_pids_is_max_and_no_limits_write_nothing() {
+        assert_eq!(files(&Limits { pids: Some(0), ..Limits::default() }), [("pids/pids.max".into(), "max".into())]);
+        assert!(writes(&Limits::default()).is_empty());
+    }
+}

@@ -1,0 +1,134 @@
+//! cgroup v2: one unified hierarchy; a controller's files exist in a cgroup only when
+//! its parent lists the controller in `cgroup.subtree_control`.
+
+use std::fs;
+use std::path::Path;
+
+use super::{CgroupError, LimitWrite, Limits};
+
+/// The file writes that apply `limits` in the unified hierarchy. v1 values are
+/// converted as runc converts them (`cpu.shares` to `cpu.weight`, memory+swap to
+/// `memory.swap.max`).
+pub fn writes(limits: &Limits) -> Vec<LimitWrite> {
+    let w = |controller, file, value: String, optional| LimitWrite { controller, file, value, optional };
+    let max = |v: i64| if v < 0 { "max".to_string() } else { v.to_string() };
+    let mut out = Vec::new();
+    if let Some(memory) = limits.memory {
+        out.push(w("memory", "memory.max", max(memory), false));
+    }
+    if let Some(swap) = limits.memory_swap {
+        let value = match limits.memory {
+            _ if swap < 0 => "max".to_string(),
+            Some(memory) if memory >= 0 => (swap - memory).max(0).to_string(),
+            _ => swap.to_string(),
+        };
+        out.push(w("memory", "memory.swap.max", value, true));
+    }
+    if let Some(reservation) = limits.memory_reservation {
+        out.push(w("memory", "memory.low", max(reservation), false));
+    }
+    if let Some(shares) = limits.cpu_shares.filter(|s| *s > 0) {
+        out.push(w("cpu", "cpu.weight", shares_to_weight(shares).to_string(), false));
+    }
+    if limits.cpu_quota.is_some() || limits.cpu_period.is_some() {
+        let quota = limits.cpu_quota.filter(|q| *q > 0).map_or("max".to_string(), |q| q.to_string());
+        let period = limits.cpu_period.unwrap_or(100_000);
+        out.push(w("cpu", "cpu.max", format!("{quota} {period}"), false));
+    }
+    if let Some(pids) = limits.pids {
+        out.push(w("pids", "pids.max", if pids > 0 { pids.to_string() } else { "max".into() }, false));
+    }
+    out
+}
+
+/// v1 `cpu.shares` (2..262144, default 1024) to v2 `cpu.weight` (1..10000, default 100).
+fn shares_to_weight(shares: u64) -> u64 {
+    let shares = shares.clamp(2, 262_144);
+    1 + ((shares - 2) * 9999) / 262_142
+}
+
+/// Enable `wanted` controllers (those the mount offers) in `cgroup.subtree_control` of
+/// every ancestor of `leaf`, from the mount point down. A controller a write needs but
+/// the hierarchy does not offer is an error; others are skipped.
+pub(crate) fn enable_controllers(
+    mount_point: &Path,
+    leaf: &Path,
+    wanted: &[&str],
+    writes: &[LimitWrite],
+) -> Result<(), CgroupError> {
+    fn io_err(dir: &Path, op: String) -> impl FnOnce(std::io::Error) -> CgroupError {
+        let dir = dir.to_path_buf();
+        move |source| CgroupError::Io { dir, op, source }
+    }
+    let available = fs::read_to_string(mount_point.join("cgroup.controllers"))
+        .map_err(io_err(mount_point, "read cgroup.controllers".into()))?;
+    let available: Vec<&str> = available.split_whitespace().collect();
+    let enable: Vec<&str> = wanted.iter().copied().filter(|c| available.contains(c)).collect();
+    if let Some(missing) = writes.iter().find(|w| !available.contains(&w.controller)) {
+        return Err(CgroupError::MissingController { path: leaf.display().to_string(), controller: missing.controller });
+    }
+    if enable.is_empty() {
+        return Ok(());
+    }
+    let Ok(below) = leaf.strip_prefix(mount_point) else { return Ok(()) };
+    let mut dir = mount_point.to_path_buf();
+    let parents: Vec<_> = below.components().collect();
+    for (i, part) in parents.iter().enumerate() {
+        let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+        for controller in &enable {
+            if !enabled.split_whitespace().any(|c| c == *controller) {
+                super::write_file(&dir.join("cgroup.subtree_control"), format!("+{controller}").as_bytes())
+                    .map_err(io_err(&dir, format!("enable +{controller} in cgroup.subtree_control")))?;
+            }
+        }
+        if i + 1 < parents.len() {
+            dir.push(part);
+            super::make_dir(&dir)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(limits: &Limits) -> Vec<(String, String)> {
+        writes(limits).into_iter().map(|w| (w.file.to_string(), w.value)).collect()
+    }
+
+    #[test]
+    fn limits_convert_to_v2_files() {
+        let limits = Limits {
+            memory: Some(16 << 20),
+            memory_swap: Some(32 << 20),
+            cpu_shares: Some(1024),
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            pids: Some(10),
+            ..Limits::default()
+        };
+        let want = [
+            ("memory.max", "16777216"),
+            ("memory.swap.max", "16777216"),
+            ("cpu.weight", "39"),
+            ("cpu.max", "50000 100000"),
+            ("pids.max", "10"),
+        ];
+        assert_eq!(files(&limits), want.map(|(f, v)| (f.to_string(), v.to_string())));
+    }
+
+    #[test]
+    fn unlimited_values_are_max() {
+        let limits = Limits { memory: Some(-1), memory_swap: Some(-1), cpu_period: Some(50_000), pids: Some(-1), ..Limits::default() };
+        let want = [("memory.max", "max"), ("memory.swap.max", "max"), ("cpu.max", "max 50000"), ("pids.max", "max")];
+        assert_eq!(files(&limits), want.map(|(f, v)| (f.to_string(), v.to_string())));
+    }
+
+    #[test]
+    fn shares_bounds_map_to_weight_bounds() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(shares_to_weight(1), 1);
+    }
+}
