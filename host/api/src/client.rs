@@ -3,7 +3,8 @@
 //!
 //! [`Client::from_host`] takes what `-H`/`HOSTCTL_HOST` say (`unix:///path` or a path).
 //! Plain requests decode JSON; `load` and `import` stream a body up and a
-//! [`MessageStream`] of [`JsonMessage`]s down, ending in an error message on failure.
+//! [`MessageStream`] of [`JsonMessage`]s down, ending in an error message on failure;
+//! `events` answers an [`EventStream`] of events (and lag notices) as they happen.
 
 use std::path::{Path, PathBuf};
 
@@ -162,6 +163,30 @@ impl Client {
         self.post_stream(&format!("/images/create?{query}"), tar).await
     }
 
+    /// `GET /events`: events as they happen, those `filters` let through, until `until`
+    /// (Unix seconds or RFC 3339) if given, else until the daemon stops or the stream is
+    /// dropped. `since` asks for replay (the daemon refuses it while it keeps no event log).
+    /// Answers once the daemon has subscribed, so nothing published after this returns
+    /// is missed.
+    pub async fn events(&self, filters: &crate::events::Filters, since: Option<&str>, until: Option<&str>) -> Result<EventStream, ApiError> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if !filters.is_empty() {
+            query.push(("filters", filters.to_json()));
+        }
+        if let Some(since) = since {
+            query.push(("since", since.to_owned()));
+        }
+        if let Some(until) = until {
+            query.push(("until", until.to_owned()));
+        }
+        let path = match serde_urlencoded::to_string(&query).expect("strings encode") {
+            q if q.is_empty() => "/events".to_owned(),
+            q => format!("/events?{q}"),
+        };
+        let response = self.send(Self::request(Method::GET, &path, empty())).await?;
+        Ok(EventStream { lines: crate::lines::JsonLines::new(response.into_body()) })
+    }
+
     async fn post_stream<S>(&self, path: &str, upload: S) -> Result<MessageStream, ApiError>
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + Sync + 'static,
@@ -252,6 +277,18 @@ impl MessageStream {
             return Err(ApiError::new(ErrorKind::Internal, error.clone()));
         }
         Ok(message)
+    }
+}
+
+/// The lines of `GET /events`: events, and notices that this reader fell behind.
+pub struct EventStream {
+    lines: crate::lines::JsonLines,
+}
+
+impl EventStream {
+    /// The next line; `None` when the stream ends (`until` reached, the daemon stopped).
+    pub async fn next(&mut self) -> Option<Result<crate::events::EventLine, ApiError>> {
+        self.lines.next().await
     }
 }
 

@@ -8,6 +8,9 @@
 //!   hostctl's own (`PluginSummary`).
 //! - [`error`]: errors on the wire: a message and a kind, mapped to HTTP status and to
 //!   CLI exit codes in one place each.
+//! - [`events`]: what travels with events: Docker's event filters (parsed and matched
+//!   the same way by the daemon and by `hostctl events --nats`), `since`/`until` times,
+//!   the lines of the `/events` stream, and the NATS subject of an event.
 //! - [`client`]: the Unix-socket client (`-H unix:///…` / `HOSTCTL_HOST`); its container
 //!   calls are in [`containers`]; [`lines`] reads streamed newline-delimited JSON.
 //! - [`units`]: Docker's sizes and durations, parsed and shown as go-units does.
@@ -17,10 +20,11 @@
 pub mod client;
 pub mod containers;
 pub mod error;
+pub mod events;
 pub mod lines;
 pub mod toml_file;
 pub mod types;
 pub mod units;
 
-pub use client::{Client, DEFAULT_SOCKET, ImportOptions, MessageStream};
+pub use client::{Client, DEFAULT_SOCKET, EventStream, ImportOptions, MessageStream};
 pub use error::{ApiError, ErrorBody, ErrorKind};
