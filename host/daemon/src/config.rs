@@ -19,6 +19,16 @@
 //!
 //! [containers]
 //! cgroup-parent = "hostctl"               # containers' cgroups: /<parent>/<id> in each hierarchy
+//!
+//! [events]
+//! host = "node1"                          # default: the kernel's hostname; names this
+//!                                         # host in NATS subjects
+//!
+//! [events.nats]                           # default: no NATS, the embedded bus alone
+//! url = "nats://127.0.0.1:4222"           # also publish every event here, on
+//!                                         # hostctl.events.<host>.<type>.<action>
+//! buffer = 2048                           # events held while NATS is unreachable;
+//!                                         # more are dropped, counted and logged
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -40,6 +50,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub storage: StorageConfig,
     pub containers: ContainersSection,
+    pub events: EventsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -56,6 +67,24 @@ pub struct StorageConfig {
     pub driver: String,
 }
 
+/// `[events]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EventsConfig {
+    /// The host's name in NATS subjects; `None`: the kernel's hostname.
+    pub host: Option<String>,
+    pub nats: NatsConfig,
+}
+
+/// `[events.nats]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NatsConfig {
+    /// `None`: no NATS.
+    pub url: Option<String>,
+    pub buffer: usize,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -67,6 +96,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             storage: StorageConfig::default(),
             containers: ContainersSection::default(),
+            events: EventsConfig::default(),
         }
     }
 }
@@ -92,6 +122,12 @@ pub struct ContainersSection {
 impl Default for ContainersSection {
     fn default() -> Self {
         ContainersSection { cgroup_parent: "hostctl".into() }
+    }
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig { url: None, buffer: crate::events::nats::DEFAULT_BUFFER }
     }
 }
 
@@ -127,6 +163,17 @@ mod tests {
         assert_eq!(c.plugins.call_timeout_ms, 5);
         assert_eq!(c.plugins.dir, PluginsConfig::default().dir);
         assert_eq!(c.pidfile(), Path::new("/run/hostctl/hostctl.pid"));
+    }
+
+    #[test]
+    fn events_default_to_the_bus_alone() {
+        let c: Config = toml_file::parse(Path::new("c.toml"), "[events]\n").unwrap();
+        assert_eq!((c.events.host, c.events.nats.url, c.events.nats.buffer), (None, None, 2048));
+        let c: Config = toml_file::parse(Path::new("c.toml"), "[events]\nhost = \"n1\"\n[events.nats]\nurl = \"nats://127.0.0.1:4222\"\n").unwrap();
+        assert_eq!(c.events.host.as_deref(), Some("n1"));
+        assert_eq!(c.events.nats.url.as_deref(), Some("nats://127.0.0.1:4222"));
+        let err = toml_file::parse::<Config>(Path::new("c.toml"), "[events.nats]\nurl = \"nats://x\"\nsubject = \"y\"\n").unwrap_err();
+        assert_eq!((err.line, err.column), (3, 1));
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl Daemon {
             bail!("storage driver plugin {driver:?} is not available: {why}");
         };
         let driver_info = storage.info()?;
-        let events = Arc::new(EventBus::new(host_name()));
+        let events = Arc::new(EventBus::new(config.events.host.clone().unwrap_or_else(host_name)));
         let images = Arc::new(ImageService::open(&root.join("image"), state.clone(), storage.clone(), events.clone())?);
         let containers = ContainerService::new(
             ContainersConfig {
@@ -87,6 +87,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _pid_lock = lock_pidfile(&pidfile)?;
     let socket = config.socket.clone();
     let daemon = Arc::new(tokio::task::block_in_place(|| Daemon::open(config))?);
+    crate::events::start(&daemon.events, &daemon.config.events)?;
     daemon.containers.recover().await?;
     let listener = bind(&socket)?;
     tracing::info!(socket = %socket.display(), driver = %daemon.driver_info.name, "serving");

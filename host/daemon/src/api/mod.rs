@@ -3,6 +3,7 @@
 //! resource: [`containers`], [`images`], [`plugins`], [`system`].
 
 pub mod containers;
+pub mod events;
 pub mod images;
 pub mod plugins;
 pub mod system;
@@ -23,6 +24,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/events", get(events::stream))
         .route("/plugins", get(plugins::list))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))

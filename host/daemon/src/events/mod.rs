@@ -5,13 +5,25 @@
 //! some. Publishing never waits for a subscriber: each has a bounded queue, and one that
 //! falls too far behind is told how many events it missed (a `Lagged` error from its
 //! receiver, which `/events` turns into an [`hostctl_api::types::EventsLagged`] line).
+//!
+//! [`start`] runs what lives beside the bus while the daemon serves: the [`nats`] sink
+//! when `[events.nats] url` is set, and closing the bus when the daemon is told to stop,
+//! which ends every subscriber's stream (an open `/events` response would otherwise hold
+//! the graceful shutdown forever). Filters are the API's
+//! ([`hostctl_api::events::filters`]): the CLI applies the same ones to what it reads from
+//! NATS.
+
+pub mod nats;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use hostctl_api::events::{EventFilter, Filters};
 use hostctl_api::types::{Actor, Event};
 use tokio::sync::broadcast;
+
+use crate::config::EventsConfig;
 
 /// How many events a subscriber may fall behind before it is told it missed some.
 pub const SUBSCRIBER_QUEUE: usize = 4096;
@@ -20,16 +32,22 @@ pub const SUBSCRIBER_QUEUE: usize = 4096;
 #[derive(Debug)]
 pub struct EventBus {
     host: String,
-    /// Guards `seq` so events go out in `seq` order.
-    seq: Mutex<u64>,
-    tx: broadcast::Sender<Event>,
+    /// Guarded together so events go out in `seq` order.
+    state: Mutex<BusState>,
+}
+
+#[derive(Debug)]
+struct BusState {
+    seq: u64,
+    /// `None` once the bus is closed.
+    tx: Option<broadcast::Sender<Event>>,
 }
 
 impl EventBus {
     /// A bus for events of host `host` (used in NATS subjects).
     pub fn new(host: impl Into<String>) -> Self {
         let (tx, _) = broadcast::channel(SUBSCRIBER_QUEUE);
-        EventBus { host: host.into(), seq: Mutex::new(0), tx }
+        EventBus { host: host.into(), state: Mutex::new(BusState { seq: 0, tx: Some(tx) }) }
     }
 
     /// The host name events are published under.
@@ -42,8 +60,8 @@ impl EventBus {
         let attributes: BTreeMap<String, String> = attributes.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let legacy = kind == "container";
-        let mut seq = self.seq.lock().expect("event seq lock");
-        *seq += 1;
+        let mut state = self.state.lock().expect("event bus lock");
+        state.seq += 1;
         let event = Event {
             kind: kind.to_owned(),
             action: action.to_owned(),
@@ -54,19 +72,69 @@ impl EventBus {
             scope: "local".into(),
             time: now.as_secs() as i64,
             time_nano: now.as_nanos() as i64,
-            seq: *seq,
+            seq: state.seq,
         };
         // Sent while holding the lock, so receivers see events in seq order. No
-        // subscribers is fine.
-        let _ = self.tx.send(event.clone());
+        // subscribers, or a closed bus, is fine.
+        if let Some(tx) = &state.tx {
+            let _ = tx.send(event.clone());
+        }
         tracing::debug!(kind, action, id, seq = event.seq, "event");
         event
     }
 
-    /// Every event published from now on.
+    /// Every event published from now on (nothing, once the bus is closed).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.tx.subscribe()
+        match &self.state.lock().expect("event bus lock").tx {
+            Some(tx) => tx.subscribe(),
+            None => broadcast::channel(1).1,
+        }
     }
+
+    /// End every subscriber's stream once it has read what was published before; later
+    /// events are numbered but go nowhere.
+    pub fn close(&self) {
+        self.state.lock().expect("event bus lock").tx = None;
+    }
+}
+
+/// A refused `[events]` section.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("[events] host {0:?}: expected a name without control characters")]
+    Host(String),
+    #[error("[events.nats] url {url:?}: {reason}")]
+    NatsUrl { url: String, reason: String },
+    #[error("[events.nats] buffer = 0: expected at least 1 (events held while NATS is unreachable)")]
+    NatsBuffer,
+}
+
+/// Start what runs beside `bus` while the daemon serves (call from within the runtime):
+/// the NATS sink if `config` names a server, and closing the bus on SIGTERM or SIGINT, the
+/// daemon's signals to stop. A NATS server that is down does not fail this: the sink
+/// connects when it can.
+pub fn start(bus: &Arc<EventBus>, config: &EventsConfig) -> Result<(), EventsError> {
+    if bus.host().is_empty() || bus.host().chars().any(char::is_control) {
+        return Err(EventsError::Host(bus.host().to_owned()));
+    }
+    if let Some(url) = &config.nats.url {
+        nats::start(bus, url, config.nats.buffer)?;
+    }
+    let bus = bus.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            tracing::warn!("events: cannot watch for SIGTERM/SIGINT; open /events streams will hold the shutdown");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::debug!("events: closing the bus, the daemon is stopping");
+        bus.close();
+    });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -95,5 +163,17 @@ mod tests {
             bus.publish("image", "tag", "x", []);
         }
         assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(10))));
+    }
+
+    #[test]
+    fn closing_ends_subscribers_after_what_was_published() {
+        let bus = EventBus::new("h");
+        let mut rx = bus.subscribe();
+        bus.publish("image", "load", "a", []);
+        bus.close();
+        assert_eq!(bus.publish("image", "load", "b", []).seq, 2, "numbering goes on");
+        assert_eq!(rx.try_recv().unwrap().actor.id, "a");
+        assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Closed)));
+        assert!(matches!(bus.subscribe().try_recv(), Err(broadcast::error::TryRecvError::Closed)));
     }
 }
