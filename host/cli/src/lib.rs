@@ -53,6 +53,8 @@ pub enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(commands::wait::WaitArgs),
+    /// Get real time events from the daemon (or, with --nats, from every host on a NATS server)
+    Events(commands::events::EventsArgs),
     /// List images
     Images(commands::images::ImagesArgs),
     /// Import the contents from a tarball to create a filesystem image
@@ -110,6 +112,7 @@ async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
         Command::Rm(args) => commands::rm::run(&client, args).await,
         Command::Inspect(args) => commands::inspect::run(&client, args).await,
         Command::Wait(args) => commands::wait::run(&client, args).await,
+        Command::Events(args) => commands::events::run(&client, args).await,
         Command::Images(args) => commands::images::run(&client, args).await,
         Command::Import(args) => commands::import::run(&client, args).await,
         Command::Load(args) => commands::load::run(&client, args).await,

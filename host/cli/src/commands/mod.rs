@@ -1,6 +1,7 @@
 //! One module per verb: its clap arguments and its handler.
 
 pub mod create;
+pub mod events;
 pub mod images;
 pub mod import;
 pub mod info;
