@@ -9,10 +9,13 @@
 //! - [`plugins`]: installing the bundled plugins (through `scripts/install-plugins`) and
 //!   the sandbox probe.
 //! - [`kernel`]: counting mounts a test leaves behind.
+//! - [`nats`]: a real `nats-server` per test on a free loopback port, and blocking
+//!   subscriptions to read what the daemon publishes there.
 //! - [`conformance`]: the storage-driver conformance suite.
 
 pub mod conformance;
 pub mod daemon;
 pub mod images;
 pub mod kernel;
+pub mod nats;
 pub mod plugins;

@@ -1,0 +1,339 @@
+//! Events end to end: `hostctl events` against real daemons (image events: `import`,
+//! `load`; containers come later), Docker's filters, `--until`, readers that go away or
+//! outlive the daemon, and the NATS sink against a real Debian `nats-server`: subjects,
+//! a server that is down when the daemon starts, drops counted, many hosts on one NATS.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use hostctl_tests::daemon::{Options, TestDaemon, hostctl_bin};
+use hostctl_tests::images::{ImageSpec, Layer, SaveLayout, docker_save};
+use hostctl_tests::nats::{self, NatsServer};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A tiny rootfs tar (the events are the same as for a real one).
+fn rootfs_tar(daemon: &TestDaemon) -> String {
+    let path = daemon.dir().join("rootfs.tar");
+    if !path.exists() {
+        std::fs::write(&path, Layer::new().dir("etc").file("etc/hostname", "events\n").tar()).unwrap();
+    }
+    path.display().to_string()
+}
+
+fn import(daemon: &TestDaemon, tag: &str) {
+    daemon.ok(&["import", &rootfs_tar(daemon), tag]);
+}
+
+fn load(daemon: &TestDaemon, tag: &str) {
+    let spec = ImageSpec::new(tag).layer(Layer::new().file(&format!("{tag}.txt"), tag));
+    let path = daemon.dir().join(format!("{}.tar", tag.replace([':', '/'], "_")));
+    std::fs::write(&path, docker_save(&[spec], SaveLayout::Legacy)).unwrap();
+    daemon.ok(&["load", "-i", path.to_str().unwrap()]);
+}
+
+fn log_count(daemon: &TestDaemon, needle: &str) -> usize {
+    daemon.log().matches(needle).count()
+}
+
+fn wait_for_log(daemon: &TestDaemon, needle: &str, count: usize) {
+    let deadline = Instant::now() + WAIT;
+    while log_count(daemon, needle) < count {
+        assert!(Instant::now() < deadline, "no {count}×{needle:?} in the daemon log within {WAIT:?}:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `hostctl events …`, its stdout lines read on a thread.
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Watch {
+    /// `hostctl -H <daemon> events <args>`, returned once the daemon has subscribed it.
+    fn on(daemon: &TestDaemon, args: &[&str]) -> Watch {
+        let attached = log_count(daemon, "events: subscriber attached");
+        let watch = Watch::spawn(&["-H", &daemon.host(), "events"], args);
+        wait_for_log(daemon, "events: subscriber attached", attached + 1);
+        watch
+    }
+
+    /// `hostctl events --nats <url> <args>`, returned once it has subscribed.
+    fn on_nats(server: &NatsServer, args: &[&str]) -> Watch {
+        let before = server.subscriptions();
+        let watch = Watch::spawn(&["events", "--nats", &server.url()], args);
+        server.wait_for_subscriptions(before + 1, WAIT);
+        watch
+    }
+
+    fn spawn(head: &[&str], args: &[&str]) -> Watch {
+        let mut child = Command::new(hostctl_bin())
+            .args(head)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting hostctl events");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
+    fn line(&self) -> String {
+        self.lines.recv_timeout(WAIT).unwrap_or_else(|_| panic!("no event line within {WAIT:?}"))
+    }
+
+    fn event(&self) -> Value {
+        let line = self.line();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not an event: {line:?}: {e}"))
+    }
+
+    /// (Action, the image's name) of the next `n` events.
+    fn actions(&self, n: usize) -> Vec<(String, String)> {
+        (0..n)
+            .map(|_| {
+                let e = self.event();
+                (e["Action"].as_str().unwrap().to_owned(), e["Actor"]["Attributes"]["name"].as_str().unwrap_or("").to_owned())
+            })
+            .collect()
+    }
+
+    /// SIGINT, as Ctrl-C sends it; the exit status.
+    fn interrupt(&mut self) -> ExitStatus {
+        let _ = Command::new("kill").arg("-INT").arg(self.child.id().to_string()).status();
+        self.wait()
+    }
+
+    fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "hostctl events did not exit within {WAIT:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pair(action: &str, name: &str) -> (String, String) {
+    (action.to_owned(), name.to_owned())
+}
+
+fn nats_config(url: &str, extra: &str) -> Options {
+    Options { config: format!("[events]\nhost = \"test.host-1\"\n\n[events.nats]\nurl = \"{url}\"\n{extra}"), ..Options::default() }
+}
+
+#[test]
+fn live_events_arrive_in_order_numbered_by_one() {
+    let daemon = TestDaemon::start();
+    let mut watch = Watch::on(&daemon, &["--format", "json"]);
+    import(&daemon, "first:1");
+    import(&daemon, "second:1");
+    let (a, b) = (watch.event(), watch.event());
+    for (event, name) in [(&a, "first:1"), (&b, "second:1")] {
+        assert_eq!((event["Type"].as_str(), event["Action"].as_str()), (Some("image"), Some("import")), "{event}");
+        assert_eq!(event["Actor"]["Attributes"]["name"], name);
+        assert!(event["Actor"]["ID"].as_str().unwrap().starts_with("sha256:"), "{event}");
+        assert_eq!(event["scope"], "local");
+        assert!(event["timeNano"].as_i64().unwrap() / 1_000_000_000 == event["time"].as_i64().unwrap());
+    }
+    assert_eq!(b["seq"].as_u64().unwrap(), a["seq"].as_u64().unwrap() + 1);
+    let status = watch.interrupt();
+    assert!(status.success(), "Ctrl-C ends hostctl events cleanly: {status}");
+    wait_for_log(&daemon, "events: subscriber detached", 1);
+}
+
+#[test]
+fn the_default_output_reads_as_dockers() {
+    let daemon = TestDaemon::start();
+    let watch = Watch::on(&daemon, &[]);
+    import(&daemon, "plain:1");
+    let line = watch.line();
+    let fields: Vec<&str> = line.splitn(5, ' ').collect();
+    assert_eq!(fields[0].len(), "2026-11-22T11:37:42.416847123Z".len(), "{line}");
+    assert!(fields[0].ends_with('Z') && fields[0].as_bytes()[10] == b'T', "{line}");
+    assert_eq!(&fields[1..3], ["image", "import"], "{line}");
+    assert!(fields[3].starts_with("sha256:") && fields[3].len() == 71, "{line}");
+    assert_eq!(fields[4], "(name=plain:1)", "{line}");
+}
+
+#[test]
+fn type_and_event_filters_show_loads_only() {
+    let daemon = TestDaemon::start();
+    let watch = Watch::on(&daemon, &["--format", "json", "--filter", "type=image", "--filter", "event=load"]);
+    import(&daemon, "imported:1");
+    load(&daemon, "loaded:1");
+    // Events come in order: the import, published first, was filtered out.
+    assert_eq!(watch.actions(1), [pair("load", "loaded:1")]);
+}
+
+#[test]
+fn the_same_key_twice_is_or_different_keys_and() {
+    let daemon = TestDaemon::start();
+    let either = Watch::on(&daemon, &["--format", "json", "--filter", "event=import", "--filter", "event=load"]);
+    let both = Watch::on(&daemon, &["--format", "json", "--filter", "event=import", "--filter", "image=wanted"]);
+    import(&daemon, "other:1");
+    load(&daemon, "wanted:2");
+    import(&daemon, "wanted:3");
+    assert_eq!(either.actions(3), [pair("import", "other:1"), pair("load", "wanted:2"), pair("import", "wanted:3")]);
+    assert_eq!(both.actions(1), [pair("import", "wanted:3")], "an import of another image and a load of this one do not match both keys");
+}
+
+#[test]
+fn image_filters_match_the_name_with_or_without_its_tag() {
+    let daemon = TestDaemon::start();
+    let any_tag = Watch::on(&daemon, &["--format", "json", "--filter", "image=alpha"]);
+    let one_tag = Watch::on(&daemon, &["--format", "json", "--filter", "image=alpha:2"]);
+    import(&daemon, "beta:1");
+    import(&daemon, "alpha:1");
+    import(&daemon, "alpha:2");
+    assert_eq!(any_tag.actions(2), [pair("import", "alpha:1"), pair("import", "alpha:2")]);
+    assert_eq!(one_tag.actions(1), [pair("import", "alpha:2")]);
+}
+
+#[test]
+fn an_unknown_filter_key_is_refused() {
+    let daemon = TestDaemon::start();
+    let (code, err) = daemon.fails(&["events", "--filter", "colour=red"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("invalid filter \"colour\"") && err.contains("container, event, image"), "{err}");
+    let (code, err) = daemon.fails(&["events", "--filter", "type"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expected name=value"), "{err}");
+}
+
+#[test]
+fn until_in_the_past_ends_at_once_and_a_future_one_when_reached() {
+    let daemon = TestDaemon::start();
+    for past in ["1700000000", "2023-11-14T22:13:20Z", "10m"] {
+        let started = Instant::now();
+        let out = daemon.ok(&["events", "--until", past]);
+        assert!(out.is_empty(), "--until {past}: {out}");
+        assert!(started.elapsed() < Duration::from_secs(5), "--until {past} took {:?}", started.elapsed());
+    }
+    let soon = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() + 2.0;
+    let started = Instant::now();
+    daemon.ok(&["events", "--until", &format!("{soon:.3}")]);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(10), "--until now+2s ended after {took:?}");
+}
+
+#[test]
+fn since_is_refused_while_no_event_log_is_kept() {
+    let daemon = TestDaemon::start();
+    let (code, err) = daemon.fails(&["events", "--since", "1700000000"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("events --since needs the event log, which is not kept yet"), "{err}");
+}
+
+#[test]
+fn a_reader_that_goes_away_is_forgotten() {
+    let daemon = TestDaemon::start();
+    let mut watch = Watch::on(&daemon, &[]);
+    watch.child.kill().unwrap();
+    watch.wait();
+    wait_for_log(&daemon, "events: subscriber detached", 1);
+    import(&daemon, "after:1");
+    assert!(daemon.ok(&["images"]).contains("after"), "the daemon serves on");
+}
+
+#[test]
+fn stopping_the_daemon_ends_live_streams() {
+    let mut daemon = TestDaemon::start();
+    let mut watch = Watch::on(&daemon, &["--format", "json"]);
+    let started = Instant::now();
+    daemon.stop();
+    assert!(started.elapsed() < Duration::from_secs(10), "an open stream held the shutdown for {:?}", started.elapsed());
+    assert!(watch.wait().success(), "hostctl events ends cleanly when the daemon stops");
+}
+
+#[test]
+fn events_are_published_on_nats_by_host_type_and_action() {
+    let server = NatsServer::start();
+    let mut subscription = server.subscribe("hostctl.events.>");
+    let daemon = TestDaemon::start_with(nats_config(&server.url(), ""));
+    import(&daemon, "nats:1");
+    let message = subscription.next(WAIT).unwrap_or_else(|| panic!("nothing on NATS within {WAIT:?}\n{}", daemon.log()));
+    assert_eq!(message.subject, "hostctl.events.test_host-1.image.import", "dots in the host name become _");
+    assert_eq!(message.headers.get("Hostctl-Host").map(String::as_str), Some("test.host-1"));
+    let event = message.json();
+    assert_eq!((event["Type"].as_str(), event["Action"].as_str()), (Some("image"), Some("import")));
+    assert_eq!(event["Actor"]["Attributes"]["name"], "nats:1");
+    assert_eq!(event["seq"], 1);
+}
+
+#[test]
+fn a_daemon_whose_nats_is_down_serves_and_publishes_once_it_is_up() {
+    let port = nats::free_port();
+    let daemon = TestDaemon::start_with(nats_config(&nats::url_for(port), ""));
+    import(&daemon, "while-down:1");
+    assert!(daemon.ok(&["images"]).contains("while-down"), "the daemon serves without its NATS");
+    let server = NatsServer::start_on(port);
+    let mut subscription = server.subscribe("hostctl.events.>");
+    let started = Instant::now();
+    import(&daemon, "once-up:1");
+    let arrived = subscription.until(Duration::from_secs(20), |m| m.json()["Actor"]["Attributes"]["name"] == "once-up:1");
+    assert!(arrived.is_some(), "an event published after NATS came up never arrived\n{}", daemon.log());
+    eprintln!("NATS came up; the next event arrived {:?} later", started.elapsed());
+}
+
+#[test]
+fn events_that_find_the_nats_buffer_full_are_counted_and_logged() {
+    let port = nats::free_port();
+    let daemon = TestDaemon::start_with(nats_config(&nats::url_for(port), "buffer = 1\n"));
+    for tag in ["held:1", "dropped:1", "dropped:2"] {
+        import(&daemon, tag);
+    }
+    wait_for_log(&daemon, "events: dropping events: NATS at", 1);
+    let server = NatsServer::start_on(port);
+    let mut subscription = server.subscribe("hostctl.events.>");
+    wait_for_log(&daemon, "events: connected to NATS at", 1);
+    import(&daemon, "after:1");
+    assert!(subscription.until(Duration::from_secs(20), |m| m.json()["Actor"]["Attributes"]["name"] == "after:1").is_some(), "{}", daemon.log());
+    wait_for_log(&daemon, "takes events again; 2 could not be published to it", 1);
+}
+
+#[test]
+fn hostctl_events_nats_shows_the_events_of_two_hosts() {
+    let server = NatsServer::start();
+    let config = |host: &str| Options {
+        config: format!("[events]\nhost = \"{host}\"\n[events.nats]\nurl = \"{}\"\n", server.url()),
+        ..Options::default()
+    };
+    let (alpha, beta) = (TestDaemon::start_with(config("alpha")), TestDaemon::start_with(config("beta")));
+    let watch = Watch::on_nats(&server, &["--filter", "type=image"]);
+    let json = Watch::on_nats(&server, &["--format", "json", "--filter", "event=load"]);
+    import(&alpha, "from-alpha:1");
+    import(&beta, "from-beta:1");
+    load(&beta, "loaded-on-beta:1");
+    let mut lines = vec![watch.line(), watch.line(), watch.line()];
+    lines.sort();
+    let shown: Vec<String> = lines.iter().map(|l| l.split_whitespace().skip(1).take(3).collect::<Vec<_>>().join(" ")).collect();
+    assert!(shown.contains(&"alpha image import".to_owned()), "{lines:?}");
+    assert!(shown.contains(&"beta image import".to_owned()), "{lines:?}");
+    assert!(shown.contains(&"beta image load".to_owned()), "{lines:?}");
+    assert!(lines.iter().any(|l| l.ends_with("(name=from-alpha:1)")), "{lines:?}");
+    let loaded = json.event();
+    assert_eq!((loaded["host"].as_str(), loaded["Action"].as_str()), (Some("beta"), Some("load")), "{loaded}");
+    assert_eq!(loaded["Actor"]["Attributes"]["name"], "loaded-on-beta:1");
+}
