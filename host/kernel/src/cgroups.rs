@@ -269,6 +269,16 @@ impl Cgroup {
         self.dirs.iter().map(|d| d.dir.as_path())
     }
 
+    /// Each directory with the name of its hierarchy's mount point (`memory`,
+    /// `cpu,cpuacct`); the name is empty for the unified hierarchy.
+    pub fn hierarchies(&self) -> Vec<(String, &Path)> {
+        let name = |d: &CgroupDir| match self.version {
+            Version::V1 => d.mount_point.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            Version::V2 => String::new(),
+        };
+        self.dirs.iter().map(|d| (name(d), d.dir.as_path())).collect()
+    }
+
     /// The directory holding `controller`'s files (`memory`, `cpu`, `pids`, ...).
     pub fn dir_of(&self, controller: &str) -> Option<&Path> {
         self.dirs.iter().find(|d| d.serves(controller, self.version)).map(|d| d.dir.as_path())

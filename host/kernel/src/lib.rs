@@ -11,13 +11,19 @@
 //!   mknod, overlay whiteouts, xattrs, symlinks) cannot escape: every path is resolved with
 //!   `openat2(RESOLVE_BENEATH)`, so `..`, absolute paths and symlinks leading out fail.
 //!   The plugin runtime's `files` capability imports are built on it.
+//! - [`container`]: running a container's process from an OCI runtime spec: the spec
+//!   checked and translated ([`container::Config`]), then a fork into new namespaces and
+//!   the init sequence (mounts resolved inside the rootfs, devices, pivot_root, masked
+//!   and read-only paths, user, capabilities, no_new_privs, rlimits, exec), reporting
+//!   failures with Docker's exit codes over a close-on-exec pipe.
 //! - [`mount`]: overlay and bind mounts of directories inside a [`confined::ConfinedDir`],
 //!   behind the [`mount::Mounter`] trait (the real kernel, or a [`mount::Recorder`] in
 //!   unit tests). Paths are resolved beneath the root first and handed to mount(2) as
 //!   `/proc/self/fd/N`, so what was checked is exactly what gets mounted.
 //!
-//! Later issues add namespaces and netlink here.
+//! Later issues add netlink here.
 
 pub mod cgroups;
 pub mod confined;
+pub mod container;
 pub mod mount;
