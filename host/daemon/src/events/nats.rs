@@ -117,6 +117,7 @@ impl Sink {
                             tracing::warn!("events: cannot reach NATS at {url}: {err}; retrying, holding up to {buffer} events meanwhile")
                         }
                         async_nats::Event::ClientError(err) => tracing::debug!("events: NATS at {url}: {err}"),
+                        async_nats::Event::Closed => tracing::debug!("events: connection to NATS at {url} closed"),
                         other => tracing::warn!("events: NATS at {url}: {other}"),
                     }
                 }
