@@ -8,11 +8,14 @@
 //!   through the real CLI, checked for leaked mounts when it stops.
 //! - [`plugins`]: installing the bundled plugins (through `scripts/install-plugins`) and
 //!   the sandbox probe.
+//! - [`bundle`]: a container bundle in the daemon's shape (busybox rootfs, Docker's
+//!   default spec) run by the real `hostctl shim start`, and its shim's socket.
 //! - [`kernel`]: counting mounts a test leaves behind.
 //! - [`nats`]: a real `nats-server` per test on a free loopback port, and blocking
 //!   subscriptions to read what the daemon publishes there.
 //! - [`conformance`]: the storage-driver conformance suite.
 
+pub mod bundle;
 pub mod conformance;
 pub mod daemon;
 pub mod images;
