@@ -17,6 +17,7 @@ use hostctl_kernel::mount::Kernel;
 use hostctl_plugin_runtime::manifest::parse_size;
 use hostctl_plugin_runtime::{Defaults, DriverInfo, Loader, Registry, StoragePlugin};
 use tokio::net::UnixListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::containers::{ContainerService, ContainersConfig};
@@ -33,6 +34,9 @@ pub struct Daemon {
     pub events: Arc<EventBus>,
     pub images: Arc<ImageService>,
     pub containers: ContainerService,
+    /// Cancelled when the daemon starts to stop: long-lived streams (`/events`, `wait`,
+    /// `logs -f`) end on it so the graceful shutdown does not wait for them.
+    pub shutdown: CancellationToken,
     /// Keeps the wasmtime engine (and its epoch ticker) alive.
     _loader: Loader,
 }
@@ -77,7 +81,7 @@ impl Daemon {
             storage.clone(),
             events.clone(),
         )?;
-        Ok(Daemon { config, registry, storage, driver_info, events, images, containers, _loader: loader })
+        Ok(Daemon { config, registry, storage, driver_info, events, images, containers, shutdown: CancellationToken::new(), _loader: loader })
     }
 }
 
@@ -87,11 +91,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _pid_lock = lock_pidfile(&pidfile)?;
     let socket = config.socket.clone();
     let daemon = Arc::new(tokio::task::block_in_place(|| Daemon::open(config))?);
-    crate::events::start(&daemon.events, &daemon.config.events)?;
+    let shutdown = daemon.shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        shutdown.cancel();
+    });
+    crate::events::start(&daemon.events, &daemon.config.events, daemon.shutdown.clone())?;
     daemon.containers.recover().await?;
     let listener = bind(&socket)?;
     tracing::info!(socket = %socket.display(), driver = %daemon.driver_info.name, "serving");
-    let served = axum::serve(listener, crate::api::router(daemon)).with_graceful_shutdown(shutdown_signal()).await;
+    let stopping = daemon.shutdown.clone().cancelled_owned();
+    let served = axum::serve(listener, crate::api::router(daemon)).with_graceful_shutdown(stopping).await;
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&pidfile);
     tracing::info!("stopped");

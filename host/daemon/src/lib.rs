@@ -55,7 +55,7 @@ fn run(args: DaemonArgs) -> anyhow::Result<()> {
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(format!("{},wasmtime=warn,cranelift=warn", config.log_level))
+    let filter = EnvFilter::try_new(format!("{},wasmtime=warn,cranelift=warn,async_nats=warn", config.log_level))
         .map_err(|e| anyhow::anyhow!("log-level {:?}: {e}", config.log_level))?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     match &config.log_file {

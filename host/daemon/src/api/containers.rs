@@ -95,9 +95,16 @@ pub async fn wait(State(daemon): State<Arc<Daemon>>, Path(id): Path<String>, Que
         }
     };
     let waiter = daemon.containers.waiter(&id, condition)?;
+    let shutdown = daemon.shutdown.clone();
     let body = futures_util::stream::once(async move {
-        let code = waiter.await;
-        let mut line = serde_json::to_vec(&ContainerWaitResponse { status_code: code as i64, error: None }).expect("serializes");
+        let answer = tokio::select! {
+            code = waiter => ContainerWaitResponse { status_code: code as i64, error: None },
+            _ = shutdown.cancelled() => ContainerWaitResponse {
+                status_code: -1,
+                error: Some(ApiError::new(ErrorKind::Unavailable, "the daemon is stopping; the container goes on running").into()),
+            },
+        };
+        let mut line = serde_json::to_vec(&answer).expect("serializes");
         line.push(b'\n');
         Ok::<_, std::io::Error>(bytes::Bytes::from(line))
     });
@@ -138,7 +145,13 @@ pub async fn logs(State(daemon): State<Arc<Daemon>>, Path(id): Path<String>, Que
     };
     let options = LogOptions { follow: truthy(&q.follow), tail, stdout, stderr };
     let (tx, rx) = tokio::sync::mpsc::channel::<LogEntry>(256);
-    tokio::spawn(logs::send(path, options, running, tx));
+    let shutdown = daemon.shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = logs::send(path, options, running, tx) => {}
+            _ = shutdown.cancelled() => {}
+        }
+    });
     let lines = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) }).map(|entry| {
         let mut line = serde_json::to_vec(&entry).expect("entries serialize");
         line.push(b'\n');

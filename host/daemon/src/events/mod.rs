@@ -22,6 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use hostctl_api::events::{EventFilter, Filters};
 use hostctl_api::types::{Actor, Event};
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::EventsConfig;
 
@@ -110,10 +111,10 @@ pub enum EventsError {
 }
 
 /// Start what runs beside `bus` while the daemon serves (call from within the runtime):
-/// the NATS sink if `config` names a server, and closing the bus on SIGTERM or SIGINT, the
-/// daemon's signals to stop. A NATS server that is down does not fail this: the sink
-/// connects when it can.
-pub fn start(bus: &Arc<EventBus>, config: &EventsConfig) -> Result<(), EventsError> {
+/// the NATS sink if `config` names a server, and closing the bus once `shutdown` is
+/// cancelled (the daemon is stopping), which ends every `/events` stream. A NATS server
+/// that is down does not fail this: the sink connects when it can.
+pub fn start(bus: &Arc<EventBus>, config: &EventsConfig, shutdown: CancellationToken) -> Result<(), EventsError> {
     if bus.host().is_empty() || bus.host().chars().any(char::is_control) {
         return Err(EventsError::Host(bus.host().to_owned()));
     }
@@ -122,15 +123,7 @@ pub fn start(bus: &Arc<EventBus>, config: &EventsConfig) -> Result<(), EventsErr
     }
     let bus = bus.clone();
     tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-            tracing::warn!("events: cannot watch for SIGTERM/SIGINT; open /events streams will hold the shutdown");
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
+        shutdown.cancelled().await;
         tracing::debug!("events: closing the bus, the daemon is stopping");
         bus.close();
     });
