@@ -71,7 +71,8 @@ pub struct Request {
 impl ContainerFlags {
     pub fn request(&self) -> anyhow::Result<Request> {
         let spec = match &self.file {
-            Some(path) => spec_file::read(path)?,
+            Some(path) => spec_file::read(path)
+                .map_err(|e| hostctl_api::ApiError::new(hostctl_api::ErrorKind::InvalidArgument, e.to_string()))?,
             None => spec_file::Spec::default(),
         };
         let mut create = spec.create;

@@ -466,7 +466,7 @@ impl ContainerService {
             return Err(ContainerError::Conflict(format!("container {} is not running", record.name)));
         }
         self.publish(&record, "kill", [("signal", signal.to_string())]);
-        shim::kill(&self.bundle(&record.id).socket(), signal).await?;
+        shim::kill(&self.bundle(&record.id), signal).await?;
         Ok(())
     }
 

@@ -45,10 +45,25 @@ pub async fn start(hostctl: &Path, bundle: &Bundle, id: &str) -> Result<Started,
     }
 }
 
-/// Send one request and read its answer.
-pub async fn request(socket: &Path, request: &Request) -> Result<Response, ShimError> {
-    let talk = |message: String| ShimError::Talk { socket: socket.to_owned(), message };
-    let mut stream = UnixStream::connect(socket).await.map_err(|e| talk(format!("connecting: {e}")))?;
+/// Connect to the shim of `bundle`. A socket path may not exceed 107 bytes (`sun_path`),
+/// and bundle paths under a deep data root do; so the shim binds `shim.sock` relative to
+/// its bundle, and the daemon connects through `/proc/self/fd/<bundle dir>/shim.sock`,
+/// which is always short.
+async fn connect(bundle: &Bundle) -> std::io::Result<UnixStream> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_PATH | libc::O_DIRECTORY).open(bundle.dir())?;
+    let path = format!("/proc/self/fd/{}/shim.sock", dir.as_raw_fd());
+    let stream = UnixStream::connect(&path).await;
+    drop(dir);
+    stream
+}
+
+/// Send one request to the shim of `bundle` and read its answer.
+pub async fn request(bundle: &Bundle, request: &Request) -> Result<Response, ShimError> {
+    let socket = bundle.socket();
+    let talk = |message: String| ShimError::Talk { socket: socket.clone(), message };
+    let mut stream = connect(bundle).await.map_err(|e| talk(format!("connecting: {e}")))?;
     let mut line = serde_json::to_vec(request).expect("requests serialize");
     line.push(b'\n');
     stream.write_all(&line).await.map_err(|e| talk(format!("writing: {e}")))?;
@@ -61,11 +76,11 @@ pub async fn request(socket: &Path, request: &Request) -> Result<Response, ShimE
 }
 
 /// Send `signal` to the container's init.
-pub async fn kill(socket: &Path, signal: i32) -> Result<(), ShimError> {
-    match request(socket, &Request::Kill { signal }).await? {
+pub async fn kill(bundle: &Bundle, signal: i32) -> Result<(), ShimError> {
+    match request(bundle, &Request::Kill { signal }).await? {
         Response::Ok | Response::Exited(_) => Ok(()),
-        Response::Error { message } => Err(ShimError::Talk { socket: socket.to_owned(), message }),
-        other => Err(ShimError::Talk { socket: socket.to_owned(), message: format!("unexpected answer {other:?}") }),
+        Response::Error { message } => Err(ShimError::Talk { socket: bundle.socket(), message }),
+        other => Err(ShimError::Talk { socket: bundle.socket(), message: format!("unexpected answer {other:?}") }),
     }
 }
 
@@ -79,7 +94,7 @@ pub async fn wait(bundle: &Bundle) -> Result<ExitInfo, ShimError> {
         if let Some(info) = recorded_exit(bundle) {
             return Ok(info);
         }
-        match request(&socket, &Request::Wait).await {
+        match request(bundle, &Request::Wait).await {
             Ok(Response::Exited(info)) => return Ok(info),
             Ok(other) => return Err(ShimError::Talk { socket, message: format!("unexpected answer {other:?}") }),
             Err(e) if attempts < 400 => {

@@ -1,0 +1,323 @@
+//! Containers end to end, against a real daemon, the real overlay2-store driver, real
+//! namespaces and cgroups: what `run` prints and exits with, what the image's config
+//! sets, limits really enforced, logs, stop and kill timing and codes, rm clean-up,
+//! inspect, TOML specs, and containers surviving a daemon killed with SIGKILL.
+//! Every test ends with `stop()`, which asserts no mount, cgroup or process is left.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hostctl_tests::daemon::{TestDaemon, hostctl_bin};
+use hostctl_tests::images::{ImageSpec, SaveLayout, busybox_image, docker_save};
+use hostctl_tests::kernel::{cgroups_under, mounts_under};
+
+/// A daemon with `busybox:latest` (Cmd ["sh"]) loaded.
+fn daemon() -> TestDaemon {
+    let daemon = TestDaemon::start();
+    load(&daemon, &[busybox_image("busybox:latest")]);
+    daemon
+}
+
+fn load(daemon: &TestDaemon, images: &[ImageSpec]) {
+    let path = daemon.dir().join(format!("images-{}.tar", images.len()));
+    std::fs::write(&path, docker_save(images, SaveLayout::Legacy)).unwrap();
+    daemon.ok(&["load", "-q", "-i", path.to_str().unwrap()]);
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn inspect(daemon: &TestDaemon, name: &str) -> serde_json::Value {
+    let out = daemon.ok(&["inspect", name]);
+    let docs: serde_json::Value = serde_json::from_str(&out).expect("inspect prints JSON");
+    docs[0].clone()
+}
+
+/// Run `hostctl run --rm busybox sh -c SCRIPT` with `flags` before the image.
+fn run_sh(daemon: &TestDaemon, flags: &[&str], script: &str) -> Output {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "sh", "-c", script]);
+    daemon.hostctl(&args)
+}
+
+#[test]
+fn run_streams_output_and_exits_with_the_containers_code() {
+    let mut daemon = daemon();
+    let out = run_sh(&daemon, &[], "echo out; echo err >&2; exit 3");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "out\n");
+    assert_eq!(stderr(&out), "err\n");
+    assert_eq!(daemon.ok(&["ps", "-a", "-q"]), "", "--rm removed it");
+    daemon.stop();
+}
+
+#[test]
+fn the_image_config_sets_env_cmd_and_workdir_and_flags_override_them() {
+    let mut daemon = TestDaemon::start();
+    let image = busybox_image("configured:1")
+        .env("GREETING=hello")
+        .cmd(&["sh", "-c", "echo $GREETING from $(pwd) as $(id -u)"])
+        .config("WorkingDir", serde_json::json!("/srv"));
+    load(&daemon, &[image]);
+    let out = daemon.hostctl(&["run", "--rm", "configured:1"]);
+    assert_eq!(stdout(&out), "hello from /srv as 0\n", "{}", stderr(&out));
+    let out = daemon.hostctl(&["run", "--rm", "-e", "GREETING=hi", "-w", "/tmp", "-u", "nobody", "configured:1"]);
+    assert_eq!(stdout(&out), "hi from /tmp as 65534\n", "{}", stderr(&out));
+    let out = daemon.hostctl(&["run", "--rm", "configured:1", "echo", "replaced"]);
+    assert_eq!(stdout(&out), "replaced\n");
+    daemon.stop();
+}
+
+#[test]
+fn a_container_has_namespaces_and_a_docker_like_filesystem() {
+    let mut daemon = daemon();
+    let script = "hostname; tr '\\0' ' ' < /proc/1/cmdline; echo; ls /sys/class/net; \
+                  touch /sys/x 2>/dev/null && echo sys-writable || echo sys-ro; \
+                  ls /dev | tr '\\n' ' '; echo; cat /proc/self/status | grep -E '^(NoNewPrivs|CapBnd)'; \
+                  test -d /dev/pts && test -d /dev/shm && echo dev-dirs; cat /proc/kcore 2>/dev/null | wc -c";
+    let out = run_sh(&daemon, &["--hostname", "box"], script);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "box", "{text}\n{}", stderr(&out));
+    assert!(lines[1].starts_with("sh -c "), "PID 1 is the command: {text}");
+    assert_eq!(lines[2], "lo", "only lo in a new network namespace: {text}");
+    assert_eq!(lines[3], "sys-ro");
+    for node in ["null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue"] {
+        assert!(lines[4].split_whitespace().any(|n| n == node), "/dev has {node}: {}", lines[4]);
+    }
+    assert!(text.contains("NoNewPrivs:\t1"), "{text}");
+    // Docker's default capability set.
+    assert!(text.contains("CapBnd:\t00000000a80425fb"), "{text}");
+    assert!(text.contains("dev-dirs"));
+    assert_eq!(lines.last().unwrap().trim(), "0", "/proc/kcore is masked");
+    daemon.stop();
+}
+
+#[test]
+fn a_memory_limit_is_enforced_and_inspect_says_oom_killed() {
+    let mut daemon = daemon();
+    // busybox `tail` keeps a line without newline in memory: it grows until killed. As
+    // PID 1, its death is the container's: 137.
+    let out = daemon.hostctl(&["run", "--rm", "--memory", "16m", "busybox", "tail", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(137), "{}{}", stdout(&out), stderr(&out));
+    // A child killed by the OOM killer leaves its shell running, as in Docker.
+    let out = run_sh(&daemon, &["--memory", "16m"], "tail /dev/zero; echo survived");
+    assert_eq!(stdout(&out), "survived\n", "{}", stderr(&out));
+    let out = daemon.hostctl(&["run", "-d", "--memory", "16m", "--name", "hog2", "busybox", "tail", "/dev/zero"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(daemon.ok(&["wait", "hog2"]).trim(), "137");
+    let state = inspect(&daemon, "hog2");
+    assert_eq!(state["State"]["OOMKilled"], true, "{state}");
+    assert_eq!(state["HostConfig"]["Memory"], 16 << 20);
+    daemon.ok(&["rm", "hog2"]);
+    daemon.stop();
+}
+
+#[test]
+fn a_pids_limit_is_obeyed_and_a_fork_past_it_fails() {
+    let mut daemon = daemon();
+    // Under the limit: the shell and five sleeps fit in 8.
+    let out = run_sh(&daemon, &["--pids-limit", "8"], "for i in 1 2 3 4 5; do sleep 1 & done; wait; echo done");
+    assert_eq!(stdout(&out), "done\n", "{}", stderr(&out));
+    // Past it: the fork fails in the kernel (busybox sh then gives up, status 2).
+    let out = run_sh(&daemon, &["--pids-limit", "8"], "for i in $(seq 20); do sleep 2 & done; wait; echo done");
+    assert!(stderr(&out).contains("can't fork"), "forks beyond the limit fail: {}", stderr(&out));
+    assert_ne!(out.status.code(), Some(0));
+    daemon.stop();
+}
+
+#[test]
+fn cpus_become_a_cfs_quota_in_the_containers_cgroup() {
+    let mut daemon = daemon();
+    let id = daemon.ok(&["run", "-d", "--cpus", "0.5", "busybox", "sleep", "30"]).trim().to_owned();
+    let quota = cgroups_under(daemon.cgroup_parent())
+        .into_iter()
+        .map(|cg| cg.join("cpu.cfs_quota_us"))
+        .chain(cgroups_under(daemon.cgroup_parent()).into_iter().map(|cg| cg.join("cpu.max")))
+        .find_map(|f| std::fs::read_to_string(f).ok())
+        .expect("a cpu cgroup for the container");
+    assert!(quota.starts_with("50000"), "quota {quota:?}");
+    assert_eq!(inspect(&daemon, &id)["HostConfig"]["NanoCpus"], 500_000_000);
+    daemon.ok(&["rm", "-f", &id]);
+    daemon.stop();
+}
+
+#[test]
+fn logs_keep_the_output_and_tail_cuts_it() {
+    let mut daemon = daemon();
+    let id = daemon.ok(&["run", "-d", "--name", "talker", "busybox", "sh", "-c", "echo one; echo two; echo oops >&2; echo three"]).trim().to_owned();
+    assert_eq!(daemon.ok(&["wait", &id]).trim(), "0");
+    let out = daemon.hostctl(&["logs", "talker"]);
+    // stdout and stderr are separate pipes (as in Docker): each keeps its own order.
+    assert_eq!(stdout(&out), "one\ntwo\nthree\n");
+    assert_eq!(stderr(&out), "oops\n");
+    let out = daemon.hostctl(&["logs", "--tail", "2", "talker"]);
+    let (out, err) = (stdout(&out), stderr(&out));
+    let tail: Vec<&str> = out.lines().chain(err.lines()).collect();
+    assert_eq!(tail.len(), 2, "the last two lines: {tail:?}");
+    assert!(tail.contains(&"three"), "{tail:?}");
+    let log = std::fs::read_to_string(inspect(&daemon, "talker")["LogPath"].as_str().unwrap()).unwrap();
+    let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(first["log"], "one\n");
+    assert_eq!(first["stream"], "stdout");
+    assert!(first["time"].as_str().unwrap().ends_with('Z'));
+    daemon.ok(&["rm", "talker"]);
+    daemon.stop();
+}
+
+#[test]
+fn stop_sends_sigterm_then_sigkill_after_the_timeout() {
+    let mut daemon = daemon();
+    // PID 1 without a handler ignores SIGTERM: stop must escalate to SIGKILL.
+    daemon.ok(&["run", "-d", "--name", "stubborn", "busybox", "sleep", "100"]);
+    let started = Instant::now();
+    daemon.ok(&["stop", "-t", "1", "stubborn"]);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(1), "stop waited the timeout: {took:?}");
+    assert_eq!(inspect(&daemon, "stubborn")["State"]["ExitCode"], 137);
+    // A handler for SIGTERM: the container exits on its own, with its code.
+    daemon.ok(&["run", "-d", "--name", "polite", "busybox", "sh", "-c", "trap 'exit 143' TERM; while true; do sleep 0.1; done"]);
+    std::thread::sleep(Duration::from_millis(200));
+    daemon.ok(&["stop", "-t", "10", "polite"]);
+    assert_eq!(inspect(&daemon, "polite")["State"]["ExitCode"], 143);
+    // kill defaults to SIGKILL; -s sends another.
+    daemon.ok(&["run", "-d", "--name", "victim", "busybox", "sleep", "100"]);
+    daemon.ok(&["kill", "victim"]);
+    assert_eq!(daemon.ok(&["wait", "victim"]).trim(), "137");
+    daemon.ok(&["run", "-d", "--name", "usr1", "busybox", "sh", "-c", "trap 'exit 10' USR1; while true; do sleep 0.1; done"]);
+    std::thread::sleep(Duration::from_millis(200));
+    daemon.ok(&["kill", "-s", "USR1", "usr1"]);
+    assert_eq!(daemon.ok(&["wait", "usr1"]).trim(), "10");
+    daemon.ok(&["rm", "stubborn", "polite", "victim", "usr1"]);
+    daemon.stop();
+}
+
+#[test]
+fn rm_refuses_a_running_container_and_rm_f_removes_everything() {
+    let mut daemon = daemon();
+    let id = daemon.ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "100"]).trim().to_owned();
+    assert!(!mounts_under(daemon.dir()).is_empty(), "a running container's rootfs is mounted");
+    assert!(!cgroups_under(daemon.cgroup_parent()).is_empty());
+    let (code, err) = daemon.fails(&["rm", "busy"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("stop it first"), "{err}");
+    daemon.ok(&["rm", "-f", "busy"]);
+    assert!(mounts_under(daemon.dir()).is_empty(), "rm unmounted the rootfs");
+    assert!(cgroups_under(daemon.cgroup_parent()).is_empty(), "rm left cgroups");
+    assert!(!daemon.data_root().join("containers").join(&id).exists(), "the bundle is gone");
+    assert!(!daemon.data_root().join("storage/overlay2-store").join(&id).exists(), "the writable layer is gone");
+    assert_eq!(daemon.ok(&["ps", "-a", "-q"]), "");
+    let (code, _) = daemon.fails(&["rm", "busy"]);
+    assert_eq!(code, 1, "not found");
+    daemon.stop();
+}
+
+#[test]
+fn ps_and_inspect_report_the_containers_life() {
+    let mut daemon = daemon();
+    let id = daemon.ok(&["run", "-d", "--name", "web", "--memory", "64m", "--pids-limit", "50", "busybox", "sleep", "100"]).trim().to_owned();
+    let ps = daemon.ok(&["ps"]);
+    let row = ps.lines().find(|l| l.ends_with("web")).unwrap_or_else(|| panic!("{ps}"));
+    assert!(row.starts_with(&id[..12]) && row.contains("Up "), "{row}");
+    let doc = inspect(&daemon, "web");
+    assert_eq!(doc["Id"], id.as_str());
+    assert_eq!(doc["Name"], "/web");
+    assert_eq!(doc["State"]["Status"], "running");
+    assert!(doc["State"]["Pid"].as_i64().unwrap() > 0);
+    assert!(Path::new(&format!("/proc/{}", doc["State"]["Pid"])).exists(), "Pid is the container's init on the host");
+    assert_eq!(doc["HostConfig"]["PidsLimit"], 50);
+    assert!(doc["GraphDriver"]["Data"]["MergedDir"].is_string(), "the mounted rootfs: {doc}");
+    daemon.ok(&["stop", "-t", "0", "web"]);
+    let doc = inspect(&daemon, "web");
+    assert_eq!(doc["State"]["Status"], "exited");
+    assert_eq!(doc["State"]["ExitCode"], 137);
+    assert_ne!(doc["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
+    assert!(daemon.ok(&["ps"]).lines().count() == 1, "ps hides exited containers");
+    assert!(daemon.ok(&["ps", "-a"]).contains("Exited (137)"));
+    daemon.ok(&["rm", "web"]);
+    daemon.stop();
+}
+
+#[test]
+fn a_command_that_does_not_exist_exits_127_like_docker() {
+    let mut daemon = daemon();
+    let out = daemon.hostctl(&["run", "--rm", "busybox", "nosuchcommand"]);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nosuchcommand"), "{}", stderr(&out));
+    let out = daemon.hostctl(&["run", "--rm", "nosuchimage:1", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("no such image"), "{}", stderr(&out));
+    assert_eq!(daemon.ok(&["ps", "-a", "-q"]), "");
+    daemon.stop();
+}
+
+#[test]
+fn run_dash_f_reads_a_toml_spec_and_flags_override_it() {
+    let mut daemon = daemon();
+    let spec = daemon.dir().join("web.toml");
+    std::fs::write(&spec, "name = \"fromfile\"\nimage = \"busybox\"\ncommand = \"echo $A $B\"\nenv = { A = \"file\" }\nrm = true\n[resources]\nmemory = \"32m\"\n").unwrap();
+    let out = daemon.hostctl(&["run", "-f", spec.to_str().unwrap(), "-e", "B=flag"]);
+    assert_eq!(stdout(&out), "file flag\n", "{}", stderr(&out));
+    std::fs::write(&spec, "image = \"busybox\"\n[resources]\nmemory = \"32m\"\ncpu = 1\n").unwrap();
+    let out = daemon.hostctl(&["run", "-f", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{}:4:1", spec.display())) && err.contains("cpu"), "{err}");
+    std::fs::write(&spec, "image = \"busybox\"\nrm = \"yes\"\n").unwrap();
+    let err = stderr(&daemon.hostctl(&["run", "-f", spec.to_str().unwrap()]));
+    assert!(err.contains(&format!("{}:2:6", spec.display())), "{err}");
+    daemon.stop();
+}
+
+#[test]
+fn containers_survive_a_daemon_killed_with_sigkill() {
+    let mut daemon = daemon();
+    daemon.ok(&["run", "-d", "--name", "survivor", "busybox", "sh", "-c", "echo before; sleep 100"]);
+    daemon.ok(&["run", "-d", "--name", "quick", "busybox", "sh", "-c", "sleep 1; exit 7"]);
+    let pid = inspect(&daemon, "survivor")["State"]["Pid"].as_i64().unwrap();
+    daemon.kill();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(Path::new(&format!("/proc/{pid}")).exists(), "the container outlived its daemon");
+    daemon.start_again();
+    let ps = daemon.ok(&["ps"]);
+    assert!(ps.contains("survivor"), "re-adopted: {ps}");
+    assert_eq!(daemon.ok(&["logs", "survivor"]), "before\n");
+    // The exit that happened while the daemon was down is known now.
+    let quick = inspect(&daemon, "quick");
+    assert_eq!(quick["State"]["Status"], "exited");
+    assert_eq!(quick["State"]["ExitCode"], 7);
+    // A re-adopted container's later exit is seen with its code.
+    daemon.ok(&["kill", "-s", "TERM", "survivor"]);
+    daemon.ok(&["kill", "survivor"]);
+    assert_eq!(daemon.ok(&["wait", "survivor"]).trim(), "137");
+    daemon.ok(&["rm", "survivor", "quick"]);
+    daemon.stop();
+}
+
+#[test]
+fn a_foreground_run_reads_stdin_as_empty() {
+    let mut daemon = daemon();
+    let out = Command::new(hostctl_bin())
+        .args(["-H", &daemon.host(), "run", "--rm", "busybox", "sh", "-c", "cat; echo end"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "end\n", "{}", stderr(&out));
+    daemon.stop();
+}
+
+#[test]
+fn host_network_shares_the_hosts_interfaces() {
+    let mut daemon = daemon();
+    let host_links = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let out = run_sh(&daemon, &["--network", "host"], "ls /sys/class/net | wc -l");
+    assert_eq!(stdout(&out).trim(), host_links.to_string(), "{}", stderr(&out));
+    daemon.stop();
+}
