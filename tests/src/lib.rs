@@ -10,7 +10,9 @@
 //!   the sandbox probe.
 //! - [`bundle`]: a container bundle in the daemon's shape (busybox rootfs, Docker's
 //!   default spec) run by the real `hostctl shim start`, and its shim's socket.
-//! - [`kernel`]: counting mounts a test leaves behind.
+//! - [`kernel`]: counting the mounts, cgroups and processes a test leaves behind.
+//! - [`watch`]: a running `hostctl events` read line by line, and waiting for the
+//!   daemon's log.
 //! - [`nats`]: a real `nats-server` per test on a free loopback port, and blocking
 //!   subscriptions to read what the daemon publishes there.
 //! - [`conformance`]: the storage-driver conformance suite.
@@ -22,3 +24,4 @@ pub mod images;
 pub mod kernel;
 pub mod nats;
 pub mod plugins;
+pub mod watch;

@@ -3,17 +3,12 @@
 //! outlive the daemon, and the NATS sink against a real Debian `nats-server`: subjects,
 //! a server that is down when the daemon starts, drops counted, many hosts on one NATS.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use hostctl_tests::daemon::{Options, TestDaemon, hostctl_bin};
+use hostctl_tests::daemon::{Options, TestDaemon};
 use hostctl_tests::images::{ImageSpec, Layer, SaveLayout, docker_save};
 use hostctl_tests::nats::{self, NatsServer};
-use serde_json::Value;
-
-const WAIT: Duration = Duration::from_secs(15);
+use hostctl_tests::watch::{WAIT, Watch, wait_for_log};
 
 /// A tiny rootfs tar (the events are the same as for a real one).
 fn rootfs_tar(daemon: &TestDaemon) -> String {
@@ -33,106 +28,6 @@ fn load(daemon: &TestDaemon, tag: &str) {
     let path = daemon.dir().join(format!("{}.tar", tag.replace([':', '/'], "_")));
     std::fs::write(&path, docker_save(&[spec], SaveLayout::Legacy)).unwrap();
     daemon.ok(&["load", "-i", path.to_str().unwrap()]);
-}
-
-fn log_count(daemon: &TestDaemon, needle: &str) -> usize {
-    daemon.log().matches(needle).count()
-}
-
-fn wait_for_log(daemon: &TestDaemon, needle: &str, count: usize) {
-    let deadline = Instant::now() + WAIT;
-    while log_count(daemon, needle) < count {
-        assert!(Instant::now() < deadline, "no {count}×{needle:?} in the daemon log within {WAIT:?}:\n{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A running `hostctl events …`, its stdout lines read on a thread.
-struct Watch {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Watch {
-    /// `hostctl -H <daemon> events <args>`, returned once the daemon has subscribed it.
-    fn on(daemon: &TestDaemon, args: &[&str]) -> Watch {
-        let attached = log_count(daemon, "events: subscriber attached");
-        let watch = Watch::spawn(&["-H", &daemon.host(), "events"], args);
-        wait_for_log(daemon, "events: subscriber attached", attached + 1);
-        watch
-    }
-
-    /// `hostctl events --nats <url> <args>`, returned once it has subscribed.
-    fn on_nats(server: &NatsServer, args: &[&str]) -> Watch {
-        let before = server.subscriptions();
-        let watch = Watch::spawn(&["events", "--nats", &server.url()], args);
-        server.wait_for_subscriptions(before + 1, WAIT);
-        watch
-    }
-
-    fn spawn(head: &[&str], args: &[&str]) -> Watch {
-        let mut child = Command::new(hostctl_bin())
-            .args(head)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting hostctl events");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Watch { child, lines }
-    }
-
-    fn line(&self) -> String {
-        self.lines.recv_timeout(WAIT).unwrap_or_else(|_| panic!("no event line within {WAIT:?}"))
-    }
-
-    fn event(&self) -> Value {
-        let line = self.line();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not an event: {line:?}: {e}"))
-    }
-
-    /// (Action, the image's name) of the next `n` events.
-    fn actions(&self, n: usize) -> Vec<(String, String)> {
-        (0..n)
-            .map(|_| {
-                let e = self.event();
-                (e["Action"].as_str().unwrap().to_owned(), e["Actor"]["Attributes"]["name"].as_str().unwrap_or("").to_owned())
-            })
-            .collect()
-    }
-
-    /// SIGINT, as Ctrl-C sends it; the exit status.
-    fn interrupt(&mut self) -> ExitStatus {
-        let _ = Command::new("kill").arg("-INT").arg(self.child.id().to_string()).status();
-        self.wait()
-    }
-
-    fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "hostctl events did not exit within {WAIT:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn pair(action: &str, name: &str) -> (String, String) {
@@ -250,7 +145,7 @@ fn since_is_refused_while_no_event_log_is_kept() {
 fn a_reader_that_goes_away_is_forgotten() {
     let daemon = TestDaemon::start();
     let mut watch = Watch::on(&daemon, &[]);
-    watch.child.kill().unwrap();
+    watch.kill();
     watch.wait();
     wait_for_log(&daemon, "events: subscriber detached", 1);
     import(&daemon, "after:1");
