@@ -12,7 +12,7 @@
 //! A [`Cgroup`] is one container's cgroup (`linux.cgroupsPath`, absolute in each
 //! hierarchy, or relative to this process's own cgroup). [`Limits`] are written as
 //! plain file writes computed by [`v1::writes`] / [`v2::writes`] (unit tested without
-//! root); [`Cgroup::join_handles`] opens `cgroup.procs` ahead of a fork so the child can
+//! root); [`Cgroup::join_handles`] opens the join file ahead of a fork so the child can
 //! join with one async-signal-safe `write(2)`; [`Cgroup::oom_kills`] reads the OOM
 //! killer's count; [`Cgroup::remove`] removes the directories (only the container's own
 //! leaf: parents such as `/hostctl` are shared and stay).
@@ -238,14 +238,15 @@ impl CgroupDir {
     }
 }
 
-/// Descriptors of `cgroup.procs` in every hierarchy, opened before a fork.
+/// Descriptors of `tasks` (v1) or `cgroup.procs` (v2) in every hierarchy, opened
+/// before a fork; see [`Cgroup::join_handles`].
 #[derive(Debug)]
 pub struct JoinHandles(Vec<OwnedFd>);
 
 impl JoinHandles {
-    /// Move the calling process into the cgroup: `write(fd, "0")` on each descriptor
-    /// ("0" is the writer itself, whatever pid namespace it is in). Async-signal-safe: no
-    /// allocation, no locks, so a child may call it right after fork.
+    /// Move the calling (single-threaded) process into the cgroup: `write(fd, "0")` on
+    /// each descriptor ("0" is the writer itself, whatever pid namespace it is in).
+    /// Async-signal-safe: no allocation, no locks, so a child may call it right after fork.
     pub fn join_self(&self) -> Result<(), rustix::io::Errno> {
         for fd in &self.0 {
             rustix::io::write(fd, b"0")?;
@@ -293,12 +294,20 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Open `cgroup.procs` of every hierarchy (close-on-exec), for [`JoinHandles::join_self`].
+    /// Open, in every hierarchy, the file through which a single-threaded process joins
+    /// itself (close-on-exec), for [`JoinHandles::join_self`]. On v1 that is `tasks`:
+    /// moving the calling thread alone skips the kernel's global threadgroup lock, whose
+    /// RCU grace period otherwise costs 10-20 ms per container start; for a process with
+    /// one thread it moves the whole process. On v2 it is `cgroup.procs`.
     pub fn join_handles(&self) -> Result<JoinHandles, CgroupError> {
+        let file = match self.version {
+            Version::V1 => "tasks",
+            Version::V2 => "cgroup.procs",
+        };
         let open = |dir: &CgroupDir| {
             let flags = rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC;
-            rustix::fs::open(dir.dir.join("cgroup.procs"), flags, rustix::fs::Mode::empty())
-                .map_err(|e| CgroupError::Io { dir: dir.dir.clone(), op: "open cgroup.procs".into(), source: e.into() })
+            rustix::fs::open(dir.dir.join(file), flags, rustix::fs::Mode::empty())
+                .map_err(|e| CgroupError::Io { dir: dir.dir.clone(), op: format!("open {file}"), source: e.into() })
         };
         Ok(JoinHandles(self.dirs.iter().map(open).collect::<Result<_, _>>()?))
     }
