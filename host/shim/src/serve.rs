@@ -165,7 +165,8 @@ impl Running {
     /// Reap exited children; the init's status once it has exited.
     fn reap(&mut self) -> Option<WaitStatus> {
         let mut init = None;
-        while let Ok(Some((pid, status))) = rustix::process::waitpid(None, WaitOptions::NOHANG) {
+        // wait(2) for any child (-1), not only those of the shim's process group.
+        while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
             if pid.as_raw_nonzero().get() == self.pid {
                 init = Some(status);
             }

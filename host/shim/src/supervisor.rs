@@ -146,12 +146,13 @@ fn start_in(bundle: &Bundle, config: &Config, cgroup: &Cgroup) -> Result<Running
     }
 }
 
-/// `shim.pid` (written atomically), then `shim.sock`, bound by its name relative to the
+/// `shim.pid` (replaced atomically; not fsynced: a pid means nothing after a crash of
+/// the machine), then `shim.sock`, bound by its name relative to the
 /// bundle (the shim's working directory), so a long data-root path cannot exceed the
 /// 108 bytes of a socket address.
 fn write_pid_and_bind(bundle: &Bundle) -> Result<UnixListener, String> {
     let pid = format!("{}\n", std::process::id());
-    write_durably(bundle.dir(), "shim.pid", pid.as_bytes()).map_err(|e| format!("shim: write shim.pid: {e}"))?;
+    write_replacing(bundle.dir(), "shim.pid", pid.as_bytes(), false).map_err(|e| format!("shim: write shim.pid: {e}"))?;
     let _ = std::fs::remove_file("shim.sock");
     let listener = UnixListener::bind("shim.sock").map_err(|e| format!("shim: bind shim.sock: {e}"));
     let listener = listener.and_then(|l| l.set_nonblocking(true).map(|()| l).map_err(|e| format!("shim: shim.sock: {e}")));
@@ -164,10 +165,21 @@ fn write_pid_and_bind(bundle: &Bundle) -> Result<UnixListener, String> {
 /// Write `dir/name` so that a crash leaves either the old file or the new one: a
 /// temporary file, fsync, rename, fsync of the directory.
 pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    write_replacing(dir, name, bytes, true)
+}
+
+/// Write a temporary file and rename it over `dir/name`, so readers never see a partial
+/// file; with `durable`, fsync the file before and the directory after the rename.
+fn write_replacing(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.tmp"));
     let mut file = OpenOptions::new().create(true).write(true).truncate(true).mode(0o644).open(&tmp)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
+    if durable {
+        file.sync_all()?;
+    }
     std::fs::rename(&tmp, dir.join(name))?;
-    File::open(dir)?.sync_all()
+    if durable {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
