@@ -101,6 +101,24 @@ pts/ptmx
 }
 
 #[test]
+fn only_the_default_devices_can_be_opened_even_when_made_with_mknod() {
+    // CAP_MKNOD is in Docker's set: the device cgroup is what keeps the host's devices out.
+    let mut bundle = TestBundle::new(sh(
+        "mknod /tmp/kmsg c 1 11 && echo made; head -c 1 /tmp/kmsg; mknod /tmp/null c 1 3 && echo ok > /tmp/null && echo null works; \
+         echo ready; exec sleep 60",
+    ));
+    bundle.run();
+    bundle.wait_for_output("ready\n");
+    let rules = std::fs::read_to_string(bundle.cgroup_dir("devices").join("devices.list")).unwrap();
+    assert_eq!(bundle.request(&Request::Kill { signal: 9 }), Response::Ok);
+    bundle.wait();
+    bundle.assert_clean();
+    assert_eq!(bundle.output("stdout"), "made\nnull works\nready\n");
+    assert_eq!(bundle.output("stderr"), "head: /tmp/kmsg: Operation not permitted\n");
+    assert!(rules.lines().any(|l| l == "c 1:3 rwm") && !rules.lines().any(|l| l == "a *:* rwm"), "{rules}");
+}
+
+#[test]
 fn capabilities_are_dockers_default_set_with_no_new_privs() {
     let out = output_of(sh("grep -E '^(CapBnd|CapEff|CapPrm|CapInh|CapAmb|NoNewPrivs)' /proc/self/status"));
     assert_eq!(

@@ -3,9 +3,11 @@
 //! [`Hierarchies::detect`] reads `/proc/self/mountinfo` ([`mountinfo`]) and picks the
 //! cgroup version the way runc does: if a v1 hierarchy carries the `memory` controller
 //! (legacy or hybrid layout), the container's cgroup is made in the v1 hierarchies of
-//! `memory`, `cpu`, `cpuacct` and `pids` (one directory per mount: `cpu` and `cpuacct`
-//! may be separate mounts or one); otherwise in the unified (cgroup2) hierarchy, after
-//! enabling those controllers in every ancestor's `cgroup.subtree_control`.
+//! `memory`, `cpu`, `cpuacct`, `pids` and `devices` (one directory per mount: `cpu` and
+//! `cpuacct` may be separate mounts or one); otherwise in the unified (cgroup2)
+//! hierarchy, after enabling memory, cpu and pids in every ancestor's
+//! `cgroup.subtree_control`. Device rules are enforced on v1 only (v2 needs a BPF
+//! program, not written yet).
 //! `cpuset` is not used: a new v1 cpuset cgroup needs `cpuset.cpus`/`cpuset.mems`
 //! copied from its parent before a process may join, and no limit here needs it.
 //!
@@ -77,6 +79,55 @@ pub struct Limits {
     pub cpu_period: Option<u64>,
     /// Maximum number of tasks; 0 or less is unlimited.
     pub pids: Option<i64>,
+    /// Device access rules, in order (v1 `devices.allow`/`devices.deny`); empty leaves
+    /// device access alone. Not enforced on cgroup v2 yet (it needs a BPF program).
+    pub devices: Vec<DeviceRule>,
+}
+
+/// One device cgroup rule: `c 1:3 rwm`, `a *:* rwm`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRule {
+    pub allow: bool,
+    /// `a` (all), `c` or `b`.
+    pub kind: char,
+    /// `None` is any (`*`).
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    /// Some of `r`, `w`, `m`.
+    pub access: String,
+}
+
+impl DeviceRule {
+    /// Allow `kind major:minor` with `access`.
+    pub fn allow(kind: char, major: Option<i64>, minor: Option<i64>, access: &str) -> DeviceRule {
+        DeviceRule { allow: true, kind, major, minor, access: access.into() }
+    }
+
+    /// The line v1 `devices.allow`/`devices.deny` take.
+    pub fn line(&self) -> String {
+        let n = |v: Option<i64>| v.map_or("*".to_string(), |v| v.to_string());
+        format!("{} {}:{} {}", self.kind, n(self.major), n(self.minor), self.access)
+    }
+
+    /// Docker's (runc's) rules: deny everything, then allow creating any node and using
+    /// the default devices (`null`, `zero`, `full`, `random`, `urandom`, `tty`, `ptmx`,
+    /// the pts instance).
+    pub fn docker_defaults() -> Vec<DeviceRule> {
+        let c = |major, minor| DeviceRule::allow('c', Some(major), minor, "rwm");
+        vec![
+            DeviceRule { allow: false, kind: 'a', major: None, minor: None, access: "rwm".into() },
+            DeviceRule::allow('c', None, None, "m"),
+            DeviceRule::allow('b', None, None, "m"),
+            c(1, Some(3)),
+            c(1, Some(5)),
+            c(1, Some(7)),
+            c(1, Some(8)),
+            c(1, Some(9)),
+            c(5, Some(0)),
+            c(5, Some(2)),
+            c(136, None),
+        ]
+    }
 }
 
 /// One file write that applies a limit.
@@ -99,7 +150,7 @@ pub struct Hierarchies {
 }
 
 /// The v1 controllers a container's cgroup is made in.
-const V1_USED: &[&str] = &["memory", "cpu", "cpuacct", "pids"];
+const V1_USED: &[&str] = &["memory", "cpu", "cpuacct", "pids", "devices"];
 /// The v2 controllers enabled for a container's cgroup.
 const V2_USED: &[&str] = &["memory", "cpu", "pids"];
 

@@ -99,6 +99,9 @@ fn start(bundle: &Bundle, id: &str, log: &ShimLog) -> Result<Running, StartFailu
     let path = config.cgroups_path.clone().unwrap_or_else(|| format!("/hostctl/{id}"));
     let cgroup = Hierarchies::detect().and_then(|h| h.create(&path, &config.limits)).map_err(runtime)?;
     config.show_cgroup(&cgroup);
+    if cgroup.version() == hostctl_kernel::cgroups::Version::V2 && !config.limits.devices.is_empty() {
+        log.line("not applied: device access rules (not enforced on cgroup v2 yet)");
+    }
     match start_in(bundle, &config, &cgroup) {
         Ok(running) => Ok(running),
         Err(failure) => {

@@ -30,6 +30,9 @@ pub fn writes(limits: &Limits) -> Vec<LimitWrite> {
     if let Some(pids) = limits.pids {
         out.push(w("pids", "pids.max", if pids > 0 { pids.to_string() } else { "max".into() }, false));
     }
+    for rule in &limits.devices {
+        out.push(w("devices", if rule.allow { "devices.allow" } else { "devices.deny" }, rule.line(), false));
+    }
     out
 }
 
@@ -62,6 +65,16 @@ mod tests {
             ("pids/pids.max", "10"),
         ];
         assert_eq!(got, want.map(|(f, v)| (f.to_string(), v.to_string())));
+    }
+
+    #[test]
+    fn device_rules_are_written_one_per_line_in_order() {
+        let limits = Limits { devices: super::super::DeviceRule::docker_defaults(), ..Limits::default() };
+        let got = files(&limits);
+        assert_eq!(got[0], ("devices/devices.deny".into(), "a *:* rwm".into()));
+        assert_eq!(got[1], ("devices/devices.allow".into(), "c *:* m".into()));
+        assert_eq!(got[3], ("devices/devices.allow".into(), "c 1:3 rwm".into()));
+        assert_eq!(got.last().unwrap(), &("devices/devices.allow".into(), "c 136:* rwm".into()));
     }
 
     #[test]

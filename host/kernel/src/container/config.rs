@@ -12,7 +12,7 @@ use super::capabilities::CapSets;
 use super::devices::{self, Device, DeviceKind};
 use super::mounts::{self, MountOp};
 use super::user::UserRequest;
-use crate::cgroups::Limits;
+use crate::cgroups::{DeviceRule, Limits};
 
 /// Why a spec cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -227,10 +227,19 @@ impl Config {
             check_sysctl(key, has_network).map_err(|reason| invalid(format!("linux.sysctl {key}"), reason))?;
         }
 
-        let limits = match linux.resources() {
+        let mut limits = match linux.resources() {
             Some(resources) => limits(resources, &mut ignored)?,
-            None => Limits::default(),
+            None => Limits { devices: DeviceRule::docker_defaults(), ..Limits::default() },
         };
+        // The spec's own device nodes may be used (as runc allows them).
+        for device in devices.iter().skip(devices::defaults().len()) {
+            let kind = match device.kind {
+                DeviceKind::Char => 'c',
+                DeviceKind::Block => 'b',
+                DeviceKind::Fifo => continue,
+            };
+            limits.devices.push(DeviceRule::allow(kind, Some(device.major.into()), Some(device.minor.into()), "rwm"));
+        }
         if linux.rootfs_propagation().is_some() {
             ignored.push("linux.rootfsPropagation (the rootfs is always private)".into());
         }
@@ -333,8 +342,21 @@ fn limits(resources: &oci_spec::runtime::LinuxResources, ignored: &mut Vec<Strin
     if let Some(pids) = resources.pids() {
         limits.pids = Some(pids.limit());
     }
-    if resources.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        ignored.push("linux.resources.devices (the device cgroup is not enforced yet)".into());
+    // Docker's rules first, so a spec without any still gets Docker's isolation; the
+    // spec's rules (`--device-cgroup-rule`, `--privileged`'s `a *:* rwm`) come after.
+    limits.devices = DeviceRule::docker_defaults();
+    for (i, rule) in resources.devices().as_deref().unwrap_or_default().iter().enumerate() {
+        let kind = match rule.typ() {
+            None | Some(LinuxDeviceType::A) => 'a',
+            Some(LinuxDeviceType::C | LinuxDeviceType::U) => 'c',
+            Some(LinuxDeviceType::B) => 'b',
+            Some(LinuxDeviceType::P) => continue,
+        };
+        let access = rule.access().clone().unwrap_or_else(|| "rwm".into());
+        if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
+            return Err(invalid(format!("linux.resources.devices[{i}]"), format!("access {access:?} is not some of rwm")));
+        }
+        limits.devices.push(DeviceRule { allow: rule.allow(), kind, major: rule.major(), minor: rule.minor(), access });
     }
     if resources.block_io().is_some() || resources.hugepage_limits().is_some() || resources.network().is_some() || resources.rdma().is_some() || resources.unified().is_some() {
         ignored.push("linux.resources: blockIO, hugepageLimits, network, rdma, unified".into());

@@ -78,7 +78,17 @@ fn the_daemons_spec_translates() {
     assert_eq!(config.rootfs, PathBuf::from("/rootfs"));
     assert_eq!(config.hostname.as_deref(), Some("web"));
     assert_eq!(config.cgroups_path.as_deref(), Some("/hostctl/abc"));
-    assert_eq!(config.limits, Limits { memory: Some(16 << 20), cpu_quota: Some(50_000), cpu_period: Some(100_000), pids: Some(10), ..Limits::default() });
+    assert_eq!(
+        config.limits,
+        Limits {
+            memory: Some(16 << 20),
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            pids: Some(10),
+            devices: DeviceRule::docker_defaults(),
+            ..Limits::default()
+        }
+    );
     assert_eq!(config.process.cwd, "/srv");
     assert_eq!(config.process.path_env(), "/bin");
     assert_eq!(config.process.capabilities.bounding, 1 << 0 | 1 << 5);
@@ -88,6 +98,27 @@ fn the_daemons_spec_translates() {
     assert_eq!(config.devices.len(), 6, "runc's default devices");
     assert!(matches!(config.mounts[1].source, mounts::MountSource::Fresh { .. }), "sysfs is fresh in a new netns");
     assert!(config.ignored.is_empty(), "{:?}", config.ignored);
+}
+
+#[test]
+fn device_rules_start_from_dockers_and_allow_the_specs_own_nodes() {
+    let mut spec = spec(vec![Pid, MountNs]).build().unwrap();
+    let linux = spec.linux_mut().as_mut().unwrap();
+    linux.set_devices(Some(vec![oci_spec::runtime::LinuxDeviceBuilder::default()
+        .path("/dev/fuse")
+        .typ(LinuxDeviceType::C)
+        .major(10i64)
+        .minor(229i64)
+        .build()
+        .unwrap()]));
+    let rule = oci_spec::runtime::LinuxDeviceCgroupBuilder::default().allow(true).typ(LinuxDeviceType::B).major(7i64).access("r").build().unwrap();
+    linux.resources_mut().as_mut().unwrap().set_devices(Some(vec![rule]));
+    let config = Config::from_spec(&spec).unwrap();
+    let lines: Vec<String> = config.limits.devices.iter().map(|r| r.line()).collect();
+    assert_eq!(lines[0], "a *:* rwm");
+    assert!(!config.limits.devices[0].allow);
+    assert_eq!(&lines[lines.len() - 2..], ["b 7:* r", "c 10:229 rwm"]);
+    assert_eq!(config.devices.last().unwrap().path, "dev/fuse");
 }
 
 #[test]
