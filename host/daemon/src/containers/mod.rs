@@ -311,12 +311,15 @@ impl ContainerService {
             return Ok(false);
         }
         let bundle = self.bundle(&id);
+        let t0 = std::time::Instant::now();
         // Mount, and record the mount before relying on it.
         let storage = self.inner.storage.clone();
         let layer = id.clone();
         let mounted = tokio::task::spawn_blocking(move || storage.mount(&layer)).await.expect("no panic")?;
         record.rootfs = Some(mounted.clone());
+        let t_mount = t0.elapsed();
         self.save(&record)?;
+        let t_saved = t0.elapsed();
         let started = async {
             let _ = std::fs::remove_file(bundle.exit());
             write_file(&bundle.hostname_file(), &format!("{}\n", record.hostname), &id)?;
@@ -338,6 +341,7 @@ impl ContainerService {
             Ok(Err(other)) => Err((other.to_string(), 125)),
             Err(other) => Err((other.to_string(), 125)),
         };
+        let t_shim = t0.elapsed();
         let started = match failure {
             Ok(started) => started,
             Err((message, exit_code)) => {
@@ -359,6 +363,14 @@ impl ContainerService {
             finished_at: None,
         };
         self.save(&record)?;
+        tracing::debug!(
+            container = %id,
+            mount_ms = t_mount.as_secs_f64() * 1e3,
+            record_ms = (t_saved - t_mount).as_secs_f64() * 1e3,
+            shim_ms = (t_shim - t_saved).as_secs_f64() * 1e3,
+            total_ms = t0.elapsed().as_secs_f64() * 1e3,
+            "started"
+        );
         self.watch(&record);
         self.notify(&id, |s| {
             s.running = true;

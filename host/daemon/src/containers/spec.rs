@@ -69,8 +69,10 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
             LinuxCapabilitiesBuilder::default()
                 .bounding(capabilities.clone())
                 .effective(capabilities.clone())
-                .permitted(capabilities.clone())
-                .inheritable(capabilities)
+                .permitted(capabilities)
+                // Empty, as Docker has had it since CVE-2022-24769: an inheritable set
+                // lets a file with inheritable capabilities gain them across exec.
+                .inheritable(oci_spec::runtime::Capabilities::new())
                 .ambient(oci_spec::runtime::Capabilities::new())
                 .build()
                 .map_err(|e| err(&e))?,
@@ -82,14 +84,15 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
     let host_network = record.host_config.network_mode == "host";
     let mut mounts = get_default_mounts();
     if host_network {
-        // A fresh sysfs needs a network namespace of its own; bind the host's instead.
+        // A fresh sysfs needs a network namespace of its own; bind the host's instead,
+        // read-only and not recursively (so the host's /sys/fs/cgroup stays out).
         for m in mounts.iter_mut() {
             if m.destination() == Path::new("/sys") {
                 *m = MountBuilder::default()
                     .destination("/sys")
                     .typ("bind")
                     .source("/sys")
-                    .options(vec!["rbind".into(), "nosuid".into(), "noexec".into(), "nodev".into(), "ro".into()])
+                    .options(vec!["bind".into(), "nosuid".into(), "noexec".into(), "nodev".into(), "ro".into()])
                     .build()
                     .map_err(|e| err(&e))?;
             }
@@ -206,6 +209,7 @@ mod tests {
         assert_eq!(json["process"]["noNewPrivileges"], true);
         assert_eq!(json["annotations"][USER_ANNOTATION], "nobody");
         assert_eq!(json["process"]["capabilities"]["bounding"].as_array().unwrap().len(), DEFAULT_CAPABILITIES.len());
+        assert_eq!(json["process"]["capabilities"]["inheritable"].as_array().unwrap().len(), 0, "CVE-2022-24769");
         assert_eq!(json["root"]["path"], "/r");
     }
 
