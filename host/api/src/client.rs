@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
 use crate::error::{ApiError, ErrorBody, ErrorKind};
+use crate::lines::JsonLines;
 use crate::types::{ImageSummary, Info, JsonMessage, PluginSummary, Version};
 
 /// Where the daemon listens unless told otherwise.
@@ -195,7 +196,7 @@ impl Client {
         let mut request = Self::request(Method::POST, path, body);
         request.headers_mut().insert(hyper::header::CONTENT_TYPE, "application/x-tar".parse().expect("valid header"));
         let response = self.send(request).await?;
-        Ok(MessageStream { body: response.into_body(), buf: Vec::new(), done: false })
+        Ok(MessageStream { lines: JsonLines::new(response.into_body()), failed: false })
     }
 }
 
@@ -226,57 +227,36 @@ async fn error_from(response: Response<Incoming>) -> ApiError {
 
 /// Newline-separated [`JsonMessage`]s from a streamed response.
 pub struct MessageStream {
-    body: Incoming,
-    buf: Vec<u8>,
-    done: bool,
+    lines: JsonLines,
+    failed: bool,
 }
 
 impl MessageStream {
     /// The next message; `None` at the end. A message carrying an error comes back as
-    /// `Err` (and ends the stream).
+    /// `Err` and ends the stream.
     pub async fn next(&mut self) -> Option<Result<JsonMessage, ApiError>> {
-        loop {
-            if let Some(at) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=at).collect();
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                return Some(self.decode(&line));
-            }
-            if self.done {
-                if self.buf.iter().all(u8::is_ascii_whitespace) {
-                    return None;
-                }
-                let line = std::mem::take(&mut self.buf);
-                return Some(self.decode(&line));
-            }
-            match self.body.frame().await {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.buf.extend_from_slice(&data);
-                    }
-                }
-                Some(Err(e)) => {
-                    self.done = true;
-                    return Some(Err(ApiError::new(ErrorKind::Unavailable, format!("the daemon's stream broke: {e}"))));
-                }
-                None => self.done = true,
-            }
+        if self.failed {
+            return None;
         }
-    }
-
-    fn decode(&mut self, line: &[u8]) -> Result<JsonMessage, ApiError> {
-        let message: JsonMessage = serde_json::from_slice(line)
-            .map_err(|e| ApiError::new(ErrorKind::Internal, format!("bad message from the daemon: {e}")))?;
-        if let Some(detail) = message.error_detail.clone() {
-            self.done = true;
-            return Err(ApiError::new(detail.kind.unwrap_or(ErrorKind::Internal), detail.message));
+        let message = match self.lines.next::<JsonMessage>().await? {
+            Ok(message) => message,
+            Err(e) => {
+                self.failed = true;
+                return Some(Err(e));
+            }
+        };
+        let failure = match (&message.error_detail, &message.error) {
+            (Some(detail), _) => Some(ApiError::new(detail.kind.unwrap_or(ErrorKind::Internal), detail.message.clone())),
+            (None, Some(error)) => Some(ApiError::new(ErrorKind::Internal, error.clone())),
+            (None, None) => None,
+        };
+        match failure {
+            Some(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+            None => Some(Ok(message)),
         }
-        if let Some(error) = &message.error {
-            self.done = true;
-            return Err(ApiError::new(ErrorKind::Internal, error.clone()));
-        }
-        Ok(message)
     }
 }
 
