@@ -28,22 +28,7 @@ use crate::daemon::hostctl_bin;
 use crate::kernel::{cgroups_under, mounts_under, processes_mentioning, remove_cgroups, unmount_all_under};
 
 /// Docker's default capabilities (`CapBnd: 00000000a80425fb`).
-pub const DOCKER_CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+pub use hostctl_kernel::container::capabilities::DOCKER_DEFAULT as DOCKER_CAPABILITIES;
 
 /// Docker's masked paths.
 pub const MASKED_PATHS: &[&str] = &[

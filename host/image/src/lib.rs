@@ -35,7 +35,9 @@ pub mod import;
 pub mod layer;
 pub mod reference;
 mod tarstream;
-pub mod timestamp;
+
+/// RFC 3339 times, from the workspace's one time module.
+pub use hostctl_time as timestamp;
 
 pub use archive::{ArchiveError, ArchiveImage, ArchiveLayer, Committed, Staging};
 pub use blobs::{BlobError, BlobStore, VerifiedReader};

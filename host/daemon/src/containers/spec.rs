@@ -20,23 +20,8 @@ use hostctl_shim::bundle::Bundle;
 /// inside the container (from its own /etc/passwd and /etc/group).
 pub const USER_ANNOTATION: &str = "io.hostctl.user";
 
-/// Docker's default capabilities.
-pub const DEFAULT_CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+/// Docker's default capabilities (the kernel layer's list, the one place they are named).
+pub use hostctl_kernel::container::capabilities::DOCKER_DEFAULT as DEFAULT_CAPABILITIES;
 
 /// Docker also masks these (beyond oci-spec's defaults).
 const EXTRA_MASKED: &[&str] = &["/proc/interrupts", "/sys/devices/virtual/powercap"];

@@ -1,8 +1,15 @@
-//! RFC 3339 timestamps, as image configs carry them (`"created": "2024-02-29T12:34:56.5Z"`).
-//! Written the way Go's `time.RFC3339Nano` writes them (UTC, fraction without trailing
-//! zeros), and read back with any offset, so `images --filter since` and "2 weeks ago" can
-//! be computed. std's `SystemTime` and the civil-from-days algorithm (Howard Hinnant's)
-//! are all this needs, so the crate carries no date library.
+//! # hostctl-time
+//!
+//! Times as hostctl reads and writes them, with std alone (no date library): Howard
+//! Hinnant's civil-from-days algorithm is all it needs.
+//!
+//! - RFC 3339, as image configs and container states carry them: written the way Go's
+//!   `time.RFC3339Nano` writes them (UTC, fraction without trailing zeros,
+//!   [`format_rfc3339`]), or with a fixed nine digits as Docker prints event times
+//!   ([`format_rfc3339_nano`]); read back with any offset ([`parse_rfc3339`]).
+//! - Instants as `/events` takes them: Unix seconds with an optional fraction, or RFC 3339
+//!   ([`parse_instant`], [`to_unix_seconds`]).
+//! - Go durations (`10m`, `1h30m`, [`parse_duration`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -158,6 +165,74 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// An instant `/events` could not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("time {0:?}: expected Unix seconds (1700000000 or 1700000000.5) or RFC 3339 (2026-11-22T11:37:42Z)")]
+pub struct InstantError(pub String);
+
+/// `text` (Unix seconds, optionally with a fraction, or RFC 3339) as nanoseconds since
+/// the epoch.
+pub fn parse_instant(text: &str) -> Result<i64, InstantError> {
+    let text = text.trim();
+    let rfc3339 = || {
+        let t = parse_rfc3339(text).ok()?;
+        Some(match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_nanos()).ok()?,
+            Err(e) => -i64::try_from(e.duration().as_nanos()).ok()?,
+        })
+    };
+    unix_seconds(text).or_else(rfc3339).ok_or_else(|| InstantError(text.to_owned()))
+}
+
+/// `1700000000.000000000`: what Docker's CLI sends for `since`/`until`.
+pub fn to_unix_seconds(nanos: i64) -> String {
+    format!("{}.{:09}", nanos.div_euclid(1_000_000_000), nanos.rem_euclid(1_000_000_000))
+}
+
+/// `2026-11-22T11:37:42.416847123Z` (Go's RFC3339Nano with a fixed nine digits, in UTC).
+pub fn format_rfc3339_nano(nanos: i64) -> String {
+    let secs = nanos.div_euclid(1_000_000_000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z", rest / 3600, rest % 3600 / 60, rest % 60, nanos.rem_euclid(1_000_000_000))
+}
+
+/// A Go duration: `300ms`, `10m`, `1h30m`, `1.5h` (units ns, us, µs, ms, s, m, h).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * scale;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+fn unix_seconds(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<9}").parse().ok()? };
+    whole.parse::<i64>().ok()?.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +305,49 @@ mod tests {
             let e = parse_rfc3339(bad).expect_err(bad);
             assert!(e.to_string().starts_with("timestamp"), "{e}");
         }
+    }
+
+    const SECOND: i64 = 1_000_000_000;
+
+    #[test]
+    fn unix_seconds_with_or_without_a_fraction() {
+        assert_eq!(parse_instant("1700000000"), Ok(1_700_000_000 * SECOND));
+        assert_eq!(parse_instant("1700000000.5"), Ok(1_700_000_000 * SECOND + 500_000_000));
+        assert_eq!(parse_instant("1700000000.000000001"), Ok(1_700_000_000 * SECOND + 1));
+        assert!(parse_instant("17e8").is_err());
+        assert!(parse_instant("-5").is_err());
+    }
+
+    #[test]
+    fn rfc3339_in_utc_or_with_an_offset() {
+        assert_eq!(parse_instant("1970-01-01T00:00:00Z"), Ok(0));
+        assert_eq!(parse_instant("2023-11-14T22:13:20Z"), Ok(1_700_000_000 * SECOND));
+        assert_eq!(parse_instant("2023-11-14T23:13:20.25+01:00"), Ok(1_700_000_000 * SECOND + 250_000_000));
+        assert_eq!(parse_instant("2024-02-29T00:00:00-00:30"), Ok((1_709_164_800 + 1800) * SECOND));
+        for bad in ["2023-02-29T00:00:00Z", "2023-11-14T22:13:20", "2023-11-14", "yesterday", "2023-11-14T25:00:00Z"] {
+            let err = parse_instant(bad).unwrap_err();
+            assert!(err.to_string().contains("RFC 3339"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn printed_as_docker_prints_event_times() {
+        assert_eq!(format_rfc3339_nano(1_700_000_000 * SECOND + 416_847_123), "2023-11-14T22:13:20.416847123Z");
+        assert_eq!(format_rfc3339_nano(0), "1970-01-01T00:00:00.000000000Z");
+        for nanos in [0, 951_782_400 * SECOND, 4_102_444_799 * SECOND + 999_999_999] {
+            assert_eq!(parse_instant(&format_rfc3339_nano(nanos)), Ok(nanos));
+        }
+        assert_eq!(to_unix_seconds(1_700_000_000 * SECOND + 5), "1700000000.000000005");
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("1700000000"), None);
+        assert_eq!(parse_duration("2023-11-14T22:13:20Z"), None);
     }
 }
