@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use hostctl_tests::daemon::{TestDaemon, hostctl_bin};
 use hostctl_tests::images::{ImageSpec, SaveLayout, busybox_image, docker_save};
 use hostctl_tests::kernel::{cgroups_under, mounts_under};
+use hostctl_tests::watch::Watch;
 
 /// A daemon with `busybox:latest` (Cmd ["sh"]) loaded.
 fn daemon() -> TestDaemon {
@@ -72,6 +73,11 @@ fn the_image_config_sets_env_cmd_and_workdir_and_flags_override_them() {
     assert_eq!(stdout(&out), "hi from /tmp as 65534\n", "{}", stderr(&out));
     let out = daemon.hostctl(&["run", "--rm", "configured:1", "echo", "replaced"]);
     assert_eq!(stdout(&out), "replaced\n");
+    // An Entrypoint takes the Cmd (or the command line) as its arguments.
+    load(&daemon, &[busybox_image("entry:1").entrypoint(&["echo", "from entrypoint:"]).cmd(&["default"])]);
+    assert_eq!(daemon.ok(&["run", "--rm", "entry:1"]), "from entrypoint: default\n");
+    assert_eq!(daemon.ok(&["run", "--rm", "entry:1", "given"]), "from entrypoint: given\n");
+    assert_eq!(daemon.ok(&["run", "--rm", "--entrypoint", "printf", "entry:1", "%s-%s", "a", "b"]), "a-b");
     daemon.stop();
 }
 
@@ -293,10 +299,14 @@ fn containers_survive_a_daemon_killed_with_sigkill() {
     let quick = inspect(&daemon, "quick");
     assert_eq!(quick["State"]["Status"], "exited");
     assert_eq!(quick["State"]["ExitCode"], 7);
-    // A re-adopted container's later exit is seen with its code.
+    // A re-adopted container's later exit is seen with its code, and published.
+    let watch = Watch::on(&daemon, &["--format", "json", "--filter", "event=die", "--filter", "container=survivor"]);
     daemon.ok(&["kill", "-s", "TERM", "survivor"]);
     daemon.ok(&["kill", "survivor"]);
     assert_eq!(daemon.ok(&["wait", "survivor"]).trim(), "137");
+    let die = watch.event();
+    assert_eq!(die["Actor"]["Attributes"]["exitCode"], "137", "{die}");
+    drop(watch);
     daemon.ok(&["rm", "survivor", "quick"]);
     daemon.stop();
 }
