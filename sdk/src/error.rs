@@ -1,7 +1,7 @@
 //! The error every plugin call and host import returns: a kind the host maps to an API
 //! error, and one lower-case line naming the object involved.
 
-pub use crate::bindings::storage::hostctl::types::types::{Error, ErrorKind};
+pub use crate::bindings::host::hostctl::types::types::{Error, ErrorKind};
 
 /// `Result` with the SDK's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

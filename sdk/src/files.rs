@@ -8,7 +8,7 @@
 //! `[capabilities] files`. A refusal is an [`Error`](crate::Error) of kind `Denied`.
 
 use crate::Result;
-use crate::bindings::storage::hostctl::host::files as host;
+use crate::bindings::host::hostctl::host::files as host;
 
 pub use host::NodeKind;
 

@@ -1,6 +1,6 @@
 //! Lines in the daemon's log, tagged by the host with the plugin's name.
 
-use crate::bindings::storage::hostctl::host::log as host;
+use crate::bindings::host::hostctl::host::log as host;
 
 pub use host::Level;
 

@@ -15,7 +15,7 @@ use std::io;
 use std::marker::PhantomData;
 
 use crate::bindings::storage::exports::hostctl::storage::driver as guest;
-use crate::bindings::storage::hostctl::host::content::Blob;
+use crate::bindings::host::hostctl::host::content::Blob;
 use crate::{Error, Result};
 
 pub use guest::{AppliedLayer, DriverInfo, Mount, MountPlan};

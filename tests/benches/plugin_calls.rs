@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use hostctl_image::blobs::VerifiedReader;
 use hostctl_image::digest::Digest;
 use hostctl_kernel::mount::Kernel;
-use hostctl_plugin_runtime::{BlobSource, Defaults, Loader, Plugin};
+use hostctl_plugin_runtime::{BlobSource, Defaults, Loader};
 use hostctl_tests::images::busybox_rootfs;
 use hostctl_tests::plugins::install_bundled;
 
@@ -60,7 +60,7 @@ fn main() {
     let warm = new_loader("warm");
     warm.load(&plugin_dir).unwrap();
     let cached = time(50, |_| warm.load(&plugin_dir).unwrap().1.load_time);
-    let (Plugin::Storage(driver), _) = warm.load(&plugin_dir).unwrap();
+    let driver = warm.load(&plugin_dir).unwrap().0.storage().expect("overlay2-store is a storage plugin");
     let call = time(2000, |_| driver.exists("nonexistent").unwrap());
 
     let tar = busybox_rootfs().tar();

@@ -175,7 +175,7 @@ fn start_up_undoes_what_a_crash_left_half_done() {
             Default::default(),
         )
         .unwrap();
-        let (hostctl_plugin_runtime::Plugin::Storage(driver), _) = loader.load(&daemon.plugin_dir().join("overlay2-store")).unwrap();
+        let driver = loader.load(&daemon.plugin_dir().join("overlay2-store")).unwrap().0.storage().expect("a storage plugin");
         driver.create_layer(&chain.hex(), None).unwrap();
         assert!(driver.exists(&chain.hex()).unwrap());
     }

@@ -55,7 +55,9 @@ impl Daemon {
             memory_limit: parse_size(&config.plugins.memory_limit).map_err(|e| anyhow::anyhow!("[plugins] memory-limit: {e}"))?,
             call_timeout: Duration::from_millis(config.plugins.call_timeout_ms),
         };
-        let loader = Loader::new(&root.join("plugins/cache"), &root.join("storage"), Arc::new(Kernel), defaults)?;
+        let loader = Loader::new(&root.join("plugins/cache"), &root.join("storage"), Arc::new(Kernel), defaults)?
+            .with_volume_roots(&root.join("volumes"))
+            .with_kv(state.clone());
         let registry = Registry::load_dir(&loader, &config.plugins.dir);
         let driver = &config.storage.driver;
         let Some(storage) = registry.storage(driver) else {

@@ -22,6 +22,8 @@ pub enum Table {
     Layers,
     /// Container id -> container record.
     Containers,
+    /// `<plugin>\0<key>` -> a plugin's value (`hostctl:host/kv`).
+    PluginKv,
 }
 
 impl Table {
@@ -31,6 +33,7 @@ impl Table {
             Table::Tags => "tags",
             Table::Layers => "layers",
             Table::Containers => "containers",
+            Table::PluginKv => "plugin_kv",
         })
     }
 }
@@ -69,7 +72,7 @@ impl StateStore {
         let store = StateStore { db, path: path.to_owned() };
         // Create every table so reads never meet a missing one.
         store.write(|txn| {
-            for table in [Table::Images, Table::Tags, Table::Layers, Table::Containers] {
+            for table in [Table::Images, Table::Tags, Table::Layers, Table::Containers, Table::PluginKv] {
                 txn.txn.open_table(table.definition()).map_err(|e| txn.db_err(e))?;
             }
             Ok(())
@@ -141,6 +144,41 @@ impl Txn<'_> {
     }
 }
 
+/// Plugins' key-value stores (`hostctl:host/kv`), each plugin's keys apart, in the state
+/// store so they survive restarts.
+impl hostctl_plugin_runtime::KvBackend for StateStore {
+    fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.get::<Vec<u8>>(Table::PluginKv, &kv_key(plugin, key)).map_err(|e| e.to_string())
+    }
+
+    fn set(&self, plugin: &str, key: &str, value: &[u8]) -> Result<(), String> {
+        self.write(|t| t.put(Table::PluginKv, &kv_key(plugin, key), &value)).map_err(|e| e.to_string())
+    }
+
+    fn delete(&self, plugin: &str, key: &str) -> Result<(), String> {
+        self.write(|t| t.delete(Table::PluginKv, &kv_key(plugin, key))).map_err(|e| e.to_string())
+    }
+
+    fn keys(&self, plugin: &str, prefix: &str) -> Result<Vec<String>, String> {
+        let start = kv_key(plugin, prefix);
+        Ok(self
+            .list::<Vec<u8>>(Table::PluginKv)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter_map(|(k, _)| k.starts_with(&start).then(|| k[plugin.len() + 1..].to_owned()))
+            .collect())
+    }
+
+    fn count(&self, plugin: &str) -> Result<usize, String> {
+        self.keys(plugin, "").map(|k| k.len())
+    }
+}
+
+/// Plugin names cannot hold a NUL, so `<plugin>\0<key>` keeps every plugin's keys apart.
+fn kv_key(plugin: &str, key: &str) -> String {
+    format!("{plugin}\0{key}")
+}
+
 fn decode<T: DeserializeOwned>(table: Table, key: &str, bytes: &[u8]) -> Result<T, StateError> {
     serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt { table, key: key.to_owned(), message: e.to_string() })
 }
@@ -161,6 +199,21 @@ mod tests {
         assert!(failed.is_err());
         let tags: Vec<(String, String)> = store.list(Table::Tags).unwrap();
         assert_eq!(tags, vec![("a:latest".to_owned(), "1".to_owned())]);
+    }
+
+    #[test]
+    fn plugins_keys_are_kept_apart() {
+        use hostctl_plugin_runtime::KvBackend;
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(&dir.path().join("state.db")).unwrap();
+        store.set("bridge", "net/a", b"1").unwrap();
+        store.set("bridge", "net/b", b"2").unwrap();
+        store.set("bridgex", "net/c", b"3").unwrap();
+        assert_eq!(store.keys("bridge", "net/").unwrap(), ["net/a", "net/b"]);
+        assert_eq!(KvBackend::get(&store, "bridge", "net/a").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(store.count("bridgex").unwrap(), 1);
+        KvBackend::delete(&store, "bridge", "net/a").unwrap();
+        assert_eq!(store.keys("bridge", "").unwrap(), ["net/b"]);
     }
 
     #[test]

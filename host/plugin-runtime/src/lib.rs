@@ -18,8 +18,10 @@
 //! (blobs streamed and verified by digest). A denied call is an error value for the guest,
 //! never a trap.
 //!
-//! Storage drivers answer with mount plans; [`plan`] checks them against the grants before
-//! the kernel layer performs them.
+//! The kinds: [`storage`] drivers answer with mount plans ([`plan`] checks them against
+//! the grants before the kernel layer performs them); [`network`] drivers with plans of
+//! link, address and route steps; [`volume`] drivers with mount plans for their data
+//! directories; [`restart`] policies with a decision per exit.
 //!
 //! The generated bindings live in one private module, `bindings`.
 
@@ -29,12 +31,19 @@ pub mod engine;
 pub mod imports;
 pub mod loader;
 pub mod manifest;
+pub mod network;
 pub mod plan;
 pub mod registry;
+pub mod restart;
 pub mod sandbox;
 pub mod storage;
+pub mod volume;
 
 pub use imports::content::BlobSource;
+pub use imports::kv::KvBackend;
+pub use network::NetworkPlugin;
+pub use restart::RestartPlugin;
+pub use volume::VolumePlugin;
 pub use loader::{Defaults, LoadError, Loader, Plugin, PluginInfo};
 pub use registry::Registry;
 pub use sandbox::{ErrorKind, PluginError};

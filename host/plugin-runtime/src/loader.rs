@@ -25,7 +25,11 @@ use crate::cache::{CacheError, ComponentCache, Origin};
 use crate::engine::PluginEngine;
 use crate::manifest::{Capabilities, Kind, Manifest, ManifestError, parse_size};
 use crate::sandbox::{PluginState, Shared};
+use crate::imports::kv::KvBackend;
+use crate::network::NetworkPlugin;
+use crate::restart::RestartPlugin;
 use crate::storage::StoragePlugin;
+use crate::volume::VolumePlugin;
 
 /// Why a plugin was not loaded.
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +55,6 @@ pub enum LoadError {
     },
     #[error("plugin {name:?}: {message}")]
     Incompatible { name: String, message: String },
-    #[error("plugin {name:?}: {kind} plugins are not supported by this host yet")]
-    UnsupportedKind { name: String, kind: Kind },
     #[error("plugin {name:?}: root {}: {message}", path.display())]
     Root { name: String, path: PathBuf, message: String },
 }
@@ -90,15 +92,31 @@ pub struct PluginInfo {
 #[derive(Debug)]
 pub enum Plugin {
     Storage(Arc<StoragePlugin>),
+    Network(Arc<NetworkPlugin>),
+    Volume(Arc<VolumePlugin>),
+    Restart(Arc<RestartPlugin>),
+}
+
+impl Plugin {
+    /// The storage driver, if this plugin is one.
+    pub fn storage(self) -> Option<Arc<StoragePlugin>> {
+        match self {
+            Plugin::Storage(p) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 /// Loads plugins into one engine.
 pub struct Loader {
     engine: PluginEngine,
     cache: ComponentCache,
-    storage_linker: Linker<PluginState>,
+    /// WASI and every `hostctl:host` interface: one linker serves every kind.
+    linker: Linker<PluginState>,
     storage_roots: PathBuf,
+    volume_roots: PathBuf,
     mounter: Arc<dyn Mounter>,
+    kv: Option<Arc<dyn KvBackend>>,
     defaults: Defaults,
 }
 
@@ -115,11 +133,25 @@ impl Loader {
         let setup = |message: String| LoadError::Incompatible { name: "(runtime)".into(), message };
         let engine = PluginEngine::new().map_err(|e| setup(format!("starting wasmtime: {e}")))?;
         let cache = ComponentCache::new(cache_dir).map_err(|source| LoadError::Cache { name: "(runtime)".into(), source })?;
-        let mut storage_linker = Linker::new(engine.engine());
-        wasmtime_wasi::p2::add_to_linker_sync(&mut storage_linker).map_err(|e| setup(format!("linking WASI: {e}")))?;
-        bindings::storage::StorageDriver::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut storage_linker, |s| s)
+        let mut linker = Linker::new(engine.engine());
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| setup(format!("linking WASI: {e}")))?;
+        bindings::host::Imports::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
             .map_err(|e| setup(format!("linking hostctl:host: {e}")))?;
-        Ok(Loader { engine, cache, storage_linker, storage_roots: storage_roots.to_owned(), mounter, defaults })
+        let volume_roots = storage_roots.parent().map_or_else(|| storage_roots.join("volumes"), |p| p.join("volumes"));
+        Ok(Loader { engine, cache, linker, storage_roots: storage_roots.to_owned(), volume_roots, mounter, kv: None, defaults })
+    }
+
+    /// Keep plugins' `hostctl:host/kv` stores in `kv` (without one, `kv` calls fail).
+    pub fn with_kv(mut self, kv: Arc<dyn KvBackend>) -> Self {
+        self.kv = Some(kv);
+        self
+    }
+
+    /// Give volume drivers `dir/<name>` as their roots (default: `volumes` beside the
+    /// storage roots).
+    pub fn with_volume_roots(mut self, dir: &Path) -> Self {
+        self.volume_roots = dir.to_owned();
+        self
     }
 
     /// Load the plugin in `dir`.
@@ -156,33 +188,51 @@ impl Loader {
             origin,
             load_time,
         };
+        let root = match manifest.kind {
+            Kind::Storage => Some(self.root(&self.storage_roots, &name)?),
+            Kind::Volume => Some(self.root(&self.volume_roots, &name)?),
+            Kind::Network | Kind::Restart => None,
+        };
+        let shared = Arc::new(Shared {
+            name: name.clone(),
+            kind: manifest.kind,
+            grants: manifest.capabilities.clone(),
+            root,
+            kv: self.kv.clone(),
+            memory_limit,
+            call_timeout,
+        });
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Incompatible { name: name.clone(), message: format!("linking: {e:#}") })?;
+        let linking = |e: wasmtime::Error| LoadError::Incompatible { name: name.clone(), message: format!("linking: {e:#}") };
+        let engine = engine.clone();
         let plugin = match manifest.kind {
             Kind::Storage => {
-                let root = self.storage_root(&name)?;
-                let shared = Arc::new(Shared {
-                    name: name.clone(),
-                    kind: manifest.kind,
-                    grants: manifest.capabilities.clone(),
-                    root: Some(root),
-                    memory_limit,
-                    call_timeout,
-                });
-                let pre = self
-                    .storage_linker
-                    .instantiate_pre(&component)
-                    .and_then(bindings::storage::StorageDriverPre::new)
-                    .map_err(|e| LoadError::Incompatible { name: name.clone(), message: format!("linking: {e:#}") })?;
-                Plugin::Storage(Arc::new(StoragePlugin::new(shared, engine.clone(), pre, self.mounter.clone())))
+                let pre = bindings::storage::StorageDriverPre::new(instance_pre).map_err(linking)?;
+                Plugin::Storage(Arc::new(StoragePlugin::new(shared, engine, pre, self.mounter.clone())))
             }
-            kind => return Err(LoadError::UnsupportedKind { name, kind }),
+            Kind::Network => {
+                let pre = bindings::network::NetworkDriverPre::new(instance_pre).map_err(linking)?;
+                Plugin::Network(Arc::new(NetworkPlugin::new(shared, engine, pre)))
+            }
+            Kind::Volume => {
+                let pre = bindings::volume::VolumeDriverPre::new(instance_pre).map_err(linking)?;
+                Plugin::Volume(Arc::new(VolumePlugin::new(shared, engine, pre, self.mounter.clone())))
+            }
+            Kind::Restart => {
+                let pre = bindings::restart::RestartPolicyPre::new(instance_pre).map_err(linking)?;
+                Plugin::Restart(Arc::new(RestartPlugin::new(shared, engine, pre)))
+            }
         };
         Ok((plugin, info))
     }
 
-    /// `<storage roots>/<name>`, created (0700) and opened as a confinement root.
-    fn storage_root(&self, name: &str) -> Result<(PathBuf, Arc<ConfinedDir>), LoadError> {
+    /// `<roots>/<name>`, created (0700) and opened as a confinement root.
+    fn root(&self, roots: &Path, name: &str) -> Result<(PathBuf, Arc<ConfinedDir>), LoadError> {
         use std::os::unix::fs::DirBuilderExt;
-        let path = self.storage_roots.join(name);
+        let path = roots.join(name);
         let err = |message: String| LoadError::Root { name: name.to_owned(), path: path.clone(), message };
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&path).map_err(|e| err(e.to_string()))?;
         let dir = ConfinedDir::open(&path).map_err(|e| err(e.to_string()))?;
@@ -202,7 +252,9 @@ fn check_contract(engine: &wasmtime::Engine, component: &Component, manifest: &M
     }
     let wanted = match manifest.kind {
         Kind::Storage => "hostctl:storage/driver@0.1.0",
-        kind => return Err(LoadError::UnsupportedKind { name: manifest.name.clone(), kind }),
+        Kind::Network => "hostctl:network/driver@0.1.0",
+        Kind::Volume => "hostctl:volume/driver@0.1.0",
+        Kind::Restart => "hostctl:restart/policy@0.1.0",
     };
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
     if exports.contains(&wanted) {

@@ -13,7 +13,13 @@
 //! sha256 = "…"                  # of overlay2-store.wasm, written at install
 //! [capabilities]
 //! files = ["chown", "chmod", "whiteout", "opaque", "mknod", "xattr", "symlink"]
-//! mounts = ["overlay", "bind"]
+//! mounts = ["overlay", "bind"]           # storage; volumes may ask for "tmpfs" too
+//! kv = true                              # a private key-value store
+//! net-query = true                       # read the host's links and routes
+//! links = ["hc-br-*", "hcv*"]            # names of links it may create, change, delete
+//! parents = ["*"]                        # links it may put macvlans on
+//! ports = true                           # publish container ports on the host
+//! bind-sources = ["/srv/*"]              # host directories its mounts may bind
 //! [limits]                       # optional; the daemon's defaults otherwise
 //! memory = "256m"
 //! call-timeout-ms = 5000
@@ -94,16 +100,79 @@ fn serde_json_name(c: &FileCapability) -> &'static str {
 pub enum MountCapability {
     Overlay,
     Bind,
+    Tmpfs,
 }
 
 /// What the plugin may do. Deny by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Capabilities {
     #[serde(default)]
     pub files: BTreeSet<FileCapability>,
     #[serde(default)]
     pub mounts: BTreeSet<MountCapability>,
+    /// A private key-value store (`hostctl:host/kv`).
+    #[serde(default)]
+    pub kv: bool,
+    /// Read-only questions about the host's links and routes (`hostctl:host/net`).
+    #[serde(default)]
+    pub net_query: bool,
+    /// Glob patterns (`*` any run, `?` one character) of link names the plugin may
+    /// create, change and delete.
+    #[serde(default)]
+    pub links: Vec<String>,
+    /// Glob patterns of existing links it may create macvlans on.
+    #[serde(default)]
+    pub parents: Vec<String>,
+    /// Publish container ports on the host.
+    #[serde(default)]
+    pub ports: bool,
+    /// Glob patterns of absolute host paths its mount plans may bind from.
+    #[serde(default)]
+    pub bind_sources: Vec<String>,
+}
+
+impl Capabilities {
+    /// Whether link `name` matches one of the `links` patterns.
+    pub fn may_manage_link(&self, name: &str) -> bool {
+        self.links.iter().any(|p| glob(p, name))
+    }
+
+    /// Whether a macvlan may be put on `parent`.
+    pub fn may_use_parent(&self, parent: &str) -> bool {
+        self.parents.iter().any(|p| glob(p, parent))
+    }
+
+    /// Whether a mount may bind from host path `source` (absolute, normalized).
+    pub fn may_bind_from(&self, source: &str) -> bool {
+        self.bind_sources.iter().any(|p| glob(p, source))
+    }
+}
+
+/// Match `text` against `pattern`, where `*` is any run of characters and `?` one.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
 }
 
 /// Per-plugin overrides of the daemon's sandbox limits.
@@ -221,6 +290,21 @@ mod tests {
         assert!(m.unwrap_err().to_string().contains("Bad Name"));
         let (_d, m) = write("name = \"x\"\nkind = \"storage\"\nversion = \"1\"\nsha256 = \"abc\"\n");
         assert!(m.unwrap_err().to_string().contains("64 lowercase hex"));
+    }
+
+    #[test]
+    fn link_patterns_are_globs() {
+        assert!(glob("hc-br-*", "hc-br-1234"));
+        assert!(!glob("hc-br-*", "eth0"));
+        assert!(glob("hcv????", "hcv12ab"));
+        assert!(!glob("hcv????", "hcv12abc"));
+        assert!(glob("*", "anything"));
+        assert!(!glob("", "x"));
+        let caps: Capabilities = toml::from_str("links = [\"hc-*\"]\nparents = [\"veth*\"]\nkv = true\nnet-query = true\nports = true\nbind-sources = [\"/srv/*\"]\nmounts = [\"tmpfs\"]\n").unwrap();
+        assert!(caps.may_manage_link("hc-br0") && !caps.may_manage_link("eth0"));
+        assert!(caps.may_use_parent("veth0") && !caps.may_use_parent("eth0"));
+        assert!(caps.may_bind_from("/srv/data") && !caps.may_bind_from("/etc"));
+        assert!(caps.kv && caps.net_query && caps.ports);
     }
 
     #[test]

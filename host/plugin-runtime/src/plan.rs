@@ -93,7 +93,7 @@ mod tests {
     use crate::manifest::MountCapability;
 
     fn grants(mounts: &[MountCapability]) -> Capabilities {
-        Capabilities { files: Default::default(), mounts: mounts.iter().copied().collect() }
+        Capabilities { mounts: mounts.iter().copied().collect(), ..Default::default() }
     }
 
     fn overlay(options: &[&str]) -> PlannedMount {

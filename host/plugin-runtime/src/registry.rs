@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::loader::{LoadError, Loader, Plugin, PluginInfo};
+use crate::network::NetworkPlugin;
+use crate::restart::RestartPlugin;
 use crate::storage::StoragePlugin;
+use crate::volume::VolumePlugin;
 
 /// A plugin directory that did not load, and why.
 #[derive(Debug)]
@@ -22,6 +25,9 @@ pub struct LoadFailure {
 #[derive(Debug, Default)]
 pub struct Registry {
     storage: BTreeMap<String, Arc<StoragePlugin>>,
+    network: BTreeMap<String, Arc<NetworkPlugin>>,
+    volume: BTreeMap<String, Arc<VolumePlugin>>,
+    restart: BTreeMap<String, Arc<RestartPlugin>>,
     infos: Vec<PluginInfo>,
     failures: Vec<LoadFailure>,
 }
@@ -54,6 +60,15 @@ impl Registry {
                     Plugin::Storage(p) => {
                         self.storage.insert(info.name.clone(), p);
                     }
+                    Plugin::Network(p) => {
+                        self.network.insert(info.name.clone(), p);
+                    }
+                    Plugin::Volume(p) => {
+                        self.volume.insert(info.name.clone(), p);
+                    }
+                    Plugin::Restart(p) => {
+                        self.restart.insert(info.name.clone(), p);
+                    }
                 }
                 self.infos.retain(|i| i.name != info.name);
                 self.infos.push(info);
@@ -68,6 +83,21 @@ impl Registry {
     /// The storage driver named `name`.
     pub fn storage(&self, name: &str) -> Option<Arc<StoragePlugin>> {
         self.storage.get(name).cloned()
+    }
+
+    /// The network driver named `name`.
+    pub fn network(&self, name: &str) -> Option<Arc<NetworkPlugin>> {
+        self.network.get(name).cloned()
+    }
+
+    /// The volume driver named `name`.
+    pub fn volume(&self, name: &str) -> Option<Arc<VolumePlugin>> {
+        self.volume.get(name).cloned()
+    }
+
+    /// The restart policy plugin named `name`.
+    pub fn restart(&self, name: &str) -> Option<Arc<RestartPlugin>> {
+        self.restart.get(name).cloned()
     }
 
     /// Every loaded plugin.

@@ -25,6 +25,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::engine::ticks;
+use crate::imports::kv::KvBackend;
 use crate::manifest::{Capabilities, Kind};
 
 /// How much of a plugin's stderr is kept for error messages (a panic message, say).
@@ -75,16 +76,24 @@ impl PluginError {
 }
 
 /// What every call of one loaded plugin shares.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub name: String,
     #[allow(dead_code)]
     pub kind: Kind,
     pub grants: Capabilities,
-    /// The plugin's root (storage drivers): pre-opened for WASI, confined for `files`.
+    /// The plugin's root (storage and volume drivers): pre-opened for WASI, confined for
+    /// `files`.
     pub root: Option<(PathBuf, Arc<ConfinedDir>)>,
+    /// The daemon's store behind `hostctl:host/kv`.
+    pub kv: Option<Arc<dyn KvBackend>>,
     pub memory_limit: usize,
     pub call_timeout: Duration,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("name", &self.name).field("kind", &self.kind).finish()
+    }
 }
 
 /// Caps a store's resources and remembers whether the memory cap was hit.
@@ -148,6 +157,10 @@ impl PluginState {
 
     pub(crate) fn root(&self) -> Option<&ConfinedDir> {
         self.shared.root.as_ref().map(|(_, dir)| &**dir)
+    }
+
+    pub(crate) fn kv_backend(&self) -> Option<&dyn KvBackend> {
+        self.shared.kv.as_deref()
     }
 
     /// The guest moved forward (read from a blob): extends a streaming call's deadline.
@@ -235,6 +248,38 @@ impl Shared {
             message = format!("{message} ({tail})");
         }
         PluginError::Trap { plugin, op, message }
+    }
+
+    /// One sandboxed call of `op`: a fresh store, an instance from `instantiate`, then `f`.
+    /// Traps, deadlines and the memory cap become [`PluginError`]s naming the plugin.
+    pub(crate) fn call<I, R>(
+        self: &Arc<Self>,
+        engine: &wasmtime::Engine,
+        op: &'static str,
+        instantiate: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<I>,
+        f: impl FnOnce(&I, &mut Store<PluginState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let started = Instant::now();
+        let mut store = self.store(engine, op)?;
+        let instance = match instantiate(&mut store) {
+            Ok(instance) => instance,
+            Err(err) => return Err(self.failure(op, &store, err, started)),
+        };
+        f(&instance, &mut store).map_err(|err| self.failure(op, &store, err, started))
+    }
+
+    /// The error a plugin answered with, as the runtime reports it.
+    pub(crate) fn driver_error(&self, op: &'static str, e: crate::bindings::host::hostctl::types::types::Error) -> PluginError {
+        use crate::bindings::host::hostctl::types::types::ErrorKind as W;
+        let kind = match e.kind {
+            W::NotFound => ErrorKind::NotFound,
+            W::AlreadyExists => ErrorKind::AlreadyExists,
+            W::InvalidArgument => ErrorKind::InvalidArgument,
+            W::Denied => ErrorKind::Denied,
+            W::Io => ErrorKind::Io,
+            W::Other => ErrorKind::Other,
+        };
+        PluginError::Driver { plugin: self.name.clone(), op, kind, message: e.message }
     }
 
     /// A host-side refusal or failure on behalf of this plugin.

@@ -11,7 +11,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use hostctl_kernel::mount::Mounter;
 use serde::{Deserialize, Serialize};
@@ -19,7 +18,7 @@ use wasmtime::Store;
 use wasmtime::component::Resource;
 
 use crate::bindings::storage::exports::hostctl::storage::driver::{Guest, MountPlan};
-use crate::bindings::storage::hostctl::types::types::{Error as WitError, ErrorKind as WitErrorKind};
+use crate::bindings::host::hostctl::types::types::Error as WitError;
 use crate::bindings::storage::{StorageDriver, StorageDriverPre};
 use crate::imports::content::{BlobSource, BlobStream, StreamState};
 use crate::plan::{self, PlannedMount};
@@ -81,15 +80,9 @@ impl StoragePlugin {
         self.shared.root.as_ref().map(|(p, _)| p.clone()).expect("storage plugins have a root")
     }
 
-    /// One sandboxed call of `op`: fresh store and instance, then `f`.
+    /// One sandboxed call of `op`.
     fn call<R>(&self, op: &'static str, f: impl FnOnce(&Guest, &mut Store<PluginState>) -> wasmtime::Result<R>) -> Result<R, PluginError> {
-        let started = Instant::now();
-        let mut store = self.shared.store(&self.engine, op)?;
-        let instance: StorageDriver = match self.pre.instantiate(&mut store) {
-            Ok(instance) => instance,
-            Err(err) => return Err(self.shared.failure(op, &store, err, started)),
-        };
-        f(instance.hostctl_storage_driver(), &mut store).map_err(|err| self.shared.failure(op, &store, err, started))
+        self.shared.call(&self.engine, op, |s| self.pre.instantiate(s), |i: &StorageDriver, s| f(i.hostctl_storage_driver(), s))
     }
 
     /// A call whose answer is `result<T, error>`.
@@ -98,15 +91,7 @@ impl StoragePlugin {
     }
 
     fn driver_error(&self, op: &'static str, e: WitError) -> PluginError {
-        let kind = match e.kind {
-            WitErrorKind::NotFound => ErrorKind::NotFound,
-            WitErrorKind::AlreadyExists => ErrorKind::AlreadyExists,
-            WitErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
-            WitErrorKind::Denied => ErrorKind::Denied,
-            WitErrorKind::Io => ErrorKind::Io,
-            WitErrorKind::Other => ErrorKind::Other,
-        };
-        PluginError::Driver { plugin: self.shared.name.clone(), op, kind, message: e.message }
+        self.shared.driver_error(op, e)
     }
 
     /// Who the driver is.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hostctl_kernel::mount::Recorder;
 use hostctl_plugin_runtime::cache::Origin;
-use hostctl_plugin_runtime::{BlobSource, Defaults, ErrorKind, LoadError, Loader, Plugin, PluginError, StoragePlugin};
+use hostctl_plugin_runtime::{BlobSource, Defaults, ErrorKind, LoadError, Loader, PluginError, StoragePlugin};
 use sha2::{Digest, Sha256};
 
 fn wasm_dir() -> PathBuf {
@@ -42,14 +42,65 @@ fn fixture(manifest_extra: &str) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let dir = install_probe(tmp.path(), &probe_wasm(), None, manifest_extra);
     let defaults = Defaults { memory_limit: 64 << 20, call_timeout: Duration::from_millis(200) };
-    let loader = Loader::new(&tmp.path().join("cache"), &tmp.path().join("storage"), Arc::new(Recorder::default()), defaults).unwrap();
+    let loader = Loader::new(&tmp.path().join("cache"), &tmp.path().join("storage"), Arc::new(Recorder::default()), defaults)
+        .unwrap()
+        .with_kv(Arc::new(MemoryKv::default()));
     Fixture { _tmp: tmp, loader, dir }
 }
 
-fn storage(f: &Fixture) -> Arc<StoragePlugin> {
-    match f.loader.load(&f.dir).unwrap().0 {
-        Plugin::Storage(p) => p,
+/// An in-memory [`hostctl_plugin_runtime::KvBackend`] (the daemon's real one is its state
+/// store, unit-tested there).
+#[derive(Default)]
+struct MemoryKv(std::sync::Mutex<std::collections::BTreeMap<(String, String), Vec<u8>>>);
+
+impl hostctl_plugin_runtime::KvBackend for MemoryKv {
+    fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.0.lock().unwrap().get(&(plugin.to_owned(), key.to_owned())).cloned())
     }
+    fn set(&self, plugin: &str, key: &str, value: &[u8]) -> Result<(), String> {
+        self.0.lock().unwrap().insert((plugin.to_owned(), key.to_owned()), value.to_vec());
+        Ok(())
+    }
+    fn delete(&self, plugin: &str, key: &str) -> Result<(), String> {
+        self.0.lock().unwrap().remove(&(plugin.to_owned(), key.to_owned()));
+        Ok(())
+    }
+    fn keys(&self, plugin: &str, prefix: &str) -> Result<Vec<String>, String> {
+        Ok(self.0.lock().unwrap().keys().filter(|(p, k)| p == plugin && k.starts_with(prefix)).map(|(_, k)| k.clone()).collect())
+    }
+    fn count(&self, plugin: &str) -> Result<usize, String> {
+        self.keys(plugin, "").map(|k| k.len())
+    }
+}
+
+fn driver_message(err: PluginError) -> String {
+    match err {
+        PluginError::Driver { message, .. } => message,
+        other => panic!("expected the guest's error value, got {other}"),
+    }
+}
+
+#[test]
+fn kv_is_denied_without_its_grant() {
+    let f = fixture("");
+    let err = storage(&f).apply_layer("k", None, TestBlob::new(b"probe:kv")).unwrap_err();
+    assert!(matches!(err, PluginError::Driver { kind: ErrorKind::Denied, .. }), "{err}");
+    assert!(err.to_string().contains("not granted the kv capability"), "{err}");
+}
+
+#[test]
+fn kv_granted_keeps_values_across_calls() {
+    let f = fixture("[capabilities]\nkv = true\n");
+    let p = storage(&f);
+    let first = driver_message(p.apply_layer("k1", None, TestBlob::new(b"probe:kv")).unwrap_err());
+    assert_eq!(first, "kv round trip: value");
+    // A fresh instance (every call has one) still finds it: the host keeps it.
+    let second = driver_message(p.apply_layer("k2", None, TestBlob::new(b"probe:kvget")).unwrap_err());
+    assert_eq!(second, "kv holds: value");
+}
+
+fn storage(f: &Fixture) -> Arc<StoragePlugin> {
+    f.loader.load(&f.dir).unwrap().0.storage().expect("the probe is a storage plugin")
 }
 
 /// A blob that verifies itself against `digest` at its end, as the image store's does.
@@ -196,14 +247,14 @@ fn unpinned_wasm_is_refused() {
 }
 
 #[test]
-fn a_kind_this_host_does_not_load_yet_is_refused_by_name() {
+fn a_component_that_does_not_export_its_kinds_world_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = install_probe(tmp.path(), &probe_wasm(), None, "");
     let manifest = std::fs::read_to_string(dir.join("plugin.toml")).unwrap().replace("kind = \"storage\"", "kind = \"network\"");
     std::fs::write(dir.join("plugin.toml"), manifest).unwrap();
     let loader = Loader::new(&tmp.path().join("cache"), &tmp.path().join("storage"), Arc::new(Recorder::default()), Defaults::default()).unwrap();
     let err = loader.load(&dir).unwrap_err().to_string();
-    assert!(err.contains("network plugins are not supported"), "{err}");
+    assert!(err.contains("does not export hostctl:network/driver@0.1.0; is it a network plugin?"), "{err}");
 }
 
 #[test]
@@ -216,6 +267,6 @@ fn second_load_comes_from_the_precompiled_cache() {
     assert_eq!(first.origin, Origin::Compiled);
     assert_eq!(second.origin, Origin::Cache);
     eprintln!("probe: compiled in {:?}, loaded from cache in {:?}", first.load_time, second.load_time);
-    let Plugin::Storage(p) = plugin;
+    let p = plugin.storage().expect("the probe is a storage plugin");
     ok_layer_works(&p);
 }

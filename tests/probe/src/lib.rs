@@ -7,6 +7,9 @@
 //! - `probe:trap`    panics (a trap);
 //! - `probe:chown`   calls the `files.chown` import, which its manifest does not grant,
 //!   and returns the host's answer as its error;
+//! - `probe:kv`      sets `probe-key` in its key-value store and reads it back, answering
+//!   `kv round trip: <value>` as its error (or the host's refusal);
+//! - `probe:kvget`   reads `probe-key` (from an earlier call), answering `kv holds: <value>`;
 //! - anything else   succeeds, reporting the stream's sha256 as the DiffID.
 //!
 //! Every other call fails with a plain error: the probe holds no layers.
@@ -14,7 +17,7 @@
 use std::io::Read;
 
 use hostctl_sdk::storage::{AppliedLayer, DriverInfo, LayerStream, MountPlan, StorageDriver};
-use hostctl_sdk::{Error, ErrorKind, Result, files};
+use hostctl_sdk::{Error, ErrorKind, Result, files, kv};
 use sha2::{Digest, Sha256};
 
 struct Probe;
@@ -55,6 +58,15 @@ impl StorageDriver for Probe {
                 }
             }
             Some(b"trap") => panic!("probe asked to trap"),
+            Some(b"kv") => {
+                kv::set("probe-key", b"value")?;
+                let got = kv::get_str("probe-key")?.unwrap_or_default();
+                Err(Error::new(ErrorKind::Other, format!("kv round trip: {got}")))
+            }
+            Some(b"kvget") => {
+                let got = kv::get_str("probe-key")?.unwrap_or_else(|| "(nothing)".into());
+                Err(Error::new(ErrorKind::Other, format!("kv holds: {got}")))
+            }
             Some(b"chown") => match files::chown("anything", 1, 1) {
                 Ok(()) => Err(Error::new(ErrorKind::Other, "chown was allowed")),
                 Err(err) => Err(err),

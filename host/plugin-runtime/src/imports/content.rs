@@ -12,8 +12,8 @@ use std::io::Read;
 use wasmtime::component::Resource;
 
 use super::wit_error;
-use crate::bindings::storage::hostctl::host::content::{Host, HostBlob};
-use crate::bindings::storage::hostctl::types::types::{Error, ErrorKind};
+use crate::bindings::host::hostctl::host::content::{Host, HostBlob};
+use crate::bindings::host::hostctl::types::types::{Error, ErrorKind};
 use crate::sandbox::PluginState;
 
 /// Bytes the host hands over per read at most, whatever the guest asks for.

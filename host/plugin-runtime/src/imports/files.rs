@@ -7,8 +7,8 @@
 use hostctl_kernel::confined::{ConfinedError, NodeKind as KernelNodeKind};
 
 use super::wit_error;
-use crate::bindings::storage::hostctl::host::files::{Host, NodeKind};
-use crate::bindings::storage::hostctl::types::types::{Error, ErrorKind};
+use crate::bindings::host::hostctl::host::files::{Host, NodeKind};
+use crate::bindings::host::hostctl::types::types::{Error, ErrorKind};
 use crate::manifest::FileCapability;
 use crate::sandbox::PluginState;
 

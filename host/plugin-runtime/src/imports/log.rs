@@ -1,7 +1,7 @@
 //! `hostctl:host/log`: a plugin's lines in the daemon's log, tagged with its name and
 //! cut to [`MAX_LINE`] bytes so a chatty or hostile plugin cannot flood it.
 
-use crate::bindings::storage::hostctl::host::log::{Host, Level};
+use crate::bindings::host::hostctl::host::log::{Host, Level};
 use crate::sandbox::PluginState;
 
 /// Longest line kept from a plugin.
