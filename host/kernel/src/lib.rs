@@ -2,7 +2,8 @@
 //!
 //! Everything in hostctl that asks the Linux kernel for something goes through this crate,
 //! one thin module per kernel concept, so the rest of the host can be read (and unit
-//! tested with recording fakes) without syscalls in the way. No wasmtime and no tokio here.
+//! tested with recording fakes) without syscalls in the way. No wasmtime here, and no tokio
+//! runtime policy: netlink runs on the caller's runtime.
 //!
 //! - [`cgroups`]: control groups: finds the v1 hierarchies and the unified (v2) mount
 //!   in `/proc/self/mountinfo`, creates a container's cgroup, applies memory, CPU and
@@ -21,9 +22,15 @@
 //!   unit tests). Paths are resolved beneath the root first and handed to mount(2) as
 //!   `/proc/self/fd/N`, so what was checked is exactly what gets mounted.
 //!
-//! Later issues add netlink here.
+//! - [`netlink`]: links (bridges, veth pairs, macvlans), IPv4 addresses and routes over
+//!   rtnetlink, in the caller's network namespace or one given by path; async on the
+//!   caller's tokio runtime, with a blocking wrapper for `spawn_blocking` threads.
+//! - [`netns`]: persistent network namespaces (a container's sandbox), bind-mounted at a
+//!   path as `ip netns add` does, with `lo` up.
 
 pub mod cgroups;
 pub mod confined;
 pub mod container;
 pub mod mount;
+pub mod netlink;
+pub mod netns;

@@ -20,7 +20,8 @@
 //!
 //! The kinds: [`storage`] drivers answer with mount plans ([`plan`] checks them against
 //! the grants before the kernel layer performs them); [`network`] drivers with plans of
-//! link, address and route steps; [`volume`] drivers with mount plans for their data
+//! link, address and route steps, which [`netplan`] checks, performs and rolls back;
+//! [`volume`] drivers with mount plans for their data
 //! directories; [`restart`] policies with a decision per exit.
 //!
 //! The generated bindings live in one private module, `bindings`.
@@ -31,6 +32,7 @@ pub mod engine;
 pub mod imports;
 pub mod loader;
 pub mod manifest;
+pub mod netplan;
 pub mod network;
 pub mod plan;
 pub mod registry;
@@ -41,6 +43,7 @@ pub mod volume;
 
 pub use imports::content::BlobSource;
 pub use imports::kv::KvBackend;
+pub use netplan::PortPublisher;
 pub use network::NetworkPlugin;
 pub use restart::RestartPlugin;
 pub use volume::VolumePlugin;

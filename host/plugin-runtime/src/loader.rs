@@ -26,6 +26,7 @@ use crate::engine::PluginEngine;
 use crate::manifest::{Capabilities, Kind, Manifest, ManifestError, parse_size};
 use crate::sandbox::{PluginState, Shared};
 use crate::imports::kv::KvBackend;
+use crate::netplan::PortPublisher;
 use crate::network::NetworkPlugin;
 use crate::restart::RestartPlugin;
 use crate::storage::StoragePlugin;
@@ -117,6 +118,7 @@ pub struct Loader {
     volume_roots: PathBuf,
     mounter: Arc<dyn Mounter>,
     kv: Option<Arc<dyn KvBackend>>,
+    ports: Option<Arc<dyn PortPublisher>>,
     defaults: Defaults,
 }
 
@@ -138,12 +140,19 @@ impl Loader {
         bindings::host::Imports::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
             .map_err(|e| setup(format!("linking hostctl:host: {e}")))?;
         let volume_roots = storage_roots.parent().map_or_else(|| storage_roots.join("volumes"), |p| p.join("volumes"));
-        Ok(Loader { engine, cache, linker, storage_roots: storage_roots.to_owned(), volume_roots, mounter, kv: None, defaults })
+        Ok(Loader { engine, cache, linker, storage_roots: storage_roots.to_owned(), volume_roots, mounter, kv: None, ports: None, defaults })
     }
 
     /// Keep plugins' `hostctl:host/kv` stores in `kv` (without one, `kv` calls fail).
     pub fn with_kv(mut self, kv: Arc<dyn KvBackend>) -> Self {
         self.kv = Some(kv);
+        self
+    }
+
+    /// Publish network plans' ports through `ports` (without one, a plan with a
+    /// `publish-port` step is refused before anything is done).
+    pub fn with_ports(mut self, ports: Arc<dyn PortPublisher>) -> Self {
+        self.ports = Some(ports);
         self
     }
 
@@ -199,6 +208,7 @@ impl Loader {
             grants: manifest.capabilities.clone(),
             root,
             kv: self.kv.clone(),
+            ports: self.ports.clone(),
             memory_limit,
             call_timeout,
         });

@@ -86,6 +86,8 @@ pub(crate) struct Shared {
     pub root: Option<(PathBuf, Arc<ConfinedDir>)>,
     /// The daemon's store behind `hostctl:host/kv`.
     pub kv: Option<Arc<dyn KvBackend>>,
+    /// The daemon's port publisher, for network plans' `publish-port` steps.
+    pub ports: Option<Arc<dyn crate::netplan::PortPublisher>>,
     pub memory_limit: usize,
     pub call_timeout: Duration,
 }

@@ -1,0 +1,209 @@
+//! Executing a network driver's plan: check every step against the grants, perform the
+//! steps in order, and undo what was done if one fails.
+//!
+//! [`NetworkPlugin::execute`] is what the daemon calls with the plan a driver answered
+//! (`create-network`, `join`, `program-external-connectivity`, …) and, for steps inside a
+//! container, the sandbox: the container's netns file. First [`check`] refuses the whole
+//! plan, before anything is done, if one step is not granted or malformed. Then the
+//! steps run through [`NetOps`] (the kernel, [`KernelNet`], or the [`Recorder`] fake in
+//! tests) and the [`PortPublisher`]; on the first failure the steps already done are
+//! undone in reverse order:
+//!
+//! | done | undone by |
+//! | --- | --- |
+//! | create-link | deleting the link (a veth pair goes whole) |
+//! | set-master | `nomaster` |
+//! | move-to-sandbox | moving it back to the host under its old name |
+//! | add-address, add-route | deleting it |
+//! | publish-port | unpublishing it |
+//! | link-up, delete-link, unpublish-port | nothing |
+//!
+//! Every error names the plugin, the operation and the step; a kernel failure carries
+//! the kernel's reason, and a rollback that could not finish says what it left.
+
+mod check;
+mod ops;
+#[cfg(test)]
+mod real_tests;
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::Path;
+
+use hostctl_kernel::netlink::{Ipv4Cidr, NetlinkError, Route};
+
+use crate::manifest::Capabilities;
+use crate::network::{Netns, NetworkPlugin, Port, Step};
+use crate::sandbox::{ErrorKind, PluginError};
+
+use check::{Action, label, port_text};
+pub use ops::{KernelNet, NetOps, Recorder};
+
+/// Publishes container ports on the host (the daemon's userland proxy, say).
+pub trait PortPublisher: Send + Sync {
+    /// Start forwarding `port.host_ip:host_port` to `container_ip:container_port`. An
+    /// address in use is `io::ErrorKind::AddrInUse`.
+    fn publish(&self, port: &Port) -> io::Result<()>;
+    /// Stop forwarding it; a port that is not published is fine.
+    fn unpublish(&self, port: &Port);
+}
+
+impl NetworkPlugin {
+    /// Check `plan` against this plugin's grants and perform it, with `sandbox` (a
+    /// netns file) as the namespace of sandbox steps; undo it if a step fails. `op` names
+    /// the operation in errors ("join"). Blocking: call from a blocking thread.
+    pub fn execute(&self, op: &'static str, plan: &[Step], sandbox: Option<&Path>) -> Result<(), PluginError> {
+        let shared = &self.shared;
+        let ports = shared.ports.as_deref();
+        let actions = check::check(plan, &shared.grants, sandbox.is_some(), ports.is_some())
+            .map_err(|r| shared.host_error(op, r.kind, r.message))?;
+        if actions.is_empty() {
+            return Ok(());
+        }
+        let net = KernelNet::new(sandbox).map_err(|e| shared.host_error(op, ErrorKind::Io, e.to_string()))?;
+        perform(&shared.name, op, plan, &actions, &net, ports)
+    }
+}
+
+/// [`NetworkPlugin::execute`] without a loaded plugin: check `plan` against `grants`,
+/// then perform it through `net` and `ports`.
+pub fn execute_with(
+    plugin: &str,
+    grants: &Capabilities,
+    op: &'static str,
+    plan: &[Step],
+    sandbox: bool,
+    net: &dyn NetOps,
+    ports: Option<&dyn PortPublisher>,
+) -> Result<(), PluginError> {
+    let actions = check::check(plan, grants, sandbox, ports.is_some())
+        .map_err(|r| PluginError::Host { plugin: plugin.to_owned(), op, kind: r.kind, message: r.message })?;
+    perform(plugin, op, plan, &actions, net, ports)
+}
+
+/// How to take back one step that was done.
+#[derive(Debug)]
+enum Undo {
+    DeleteLink(String),
+    NoMaster(String),
+    MoveBack { rename: String, link: String },
+    DeleteAddress(Netns, String, Ipv4Cidr),
+    DeleteRoute(Netns, Route),
+    Unpublish(Port),
+}
+
+/// Perform checked `actions` (one per step of `plan`) in order; undo on failure.
+fn perform(
+    plugin: &str,
+    op: &'static str,
+    plan: &[Step],
+    actions: &[Action],
+    net: &dyn NetOps,
+    ports: Option<&dyn PortPublisher>,
+) -> Result<(), PluginError> {
+    let mut done: Vec<Undo> = Vec::new();
+    for (step, action) in plan.iter().zip(actions) {
+        match act(action, net, ports) {
+            Ok(undo) => done.extend(undo),
+            Err((kind, reason)) => {
+                let mut message = format!("step {}: {reason}", label(step));
+                let left = rollback(done, net, ports);
+                if !left.is_empty() {
+                    message.push_str(&format!("; rolling back failed too, left: {}", left.join("; ")));
+                }
+                tracing::warn!(plugin, op, "network plan failed: {message}");
+                return Err(PluginError::Host { plugin: plugin.to_owned(), op, kind, message });
+            }
+        }
+    }
+    Ok(())
+}
+
+type Failure = (ErrorKind, String);
+
+/// Do one action; what undoes it, if anything does.
+fn act(action: &Action, net: &dyn NetOps, ports: Option<&dyn PortPublisher>) -> Result<Option<Undo>, Failure> {
+    let k = kernel_failure;
+    Ok(match action {
+        Action::CreateBridge { name, mtu } => net.create_bridge(name, *mtu).map(|()| Some(Undo::DeleteLink(name.clone()))).map_err(k)?,
+        Action::CreateVeth { name, peer, mtu } => net.create_veth(name, peer, *mtu).map(|()| Some(Undo::DeleteLink(name.clone()))).map_err(k)?,
+        Action::CreateMacvlan { name, parent, mode, mtu } => {
+            net.create_macvlan(name, parent, *mode, *mtu).map(|()| Some(Undo::DeleteLink(name.clone()))).map_err(k)?
+        }
+        Action::DeleteLink { name } => net.delete_link(Netns::Host, name).map(|()| None).map_err(k)?,
+        Action::SetMaster { link, bridge } => net.set_master(link, Some(bridge)).map(|()| Some(Undo::NoMaster(link.clone()))).map_err(k)?,
+        Action::MoveToSandbox { link, rename } => net
+            .move_link(Netns::Host, link, rename)
+            .map(|()| Some(Undo::MoveBack { rename: rename.clone(), link: link.clone() }))
+            .map_err(k)?,
+        Action::AddAddress { netns, link, cidr } => {
+            net.add_address(*netns, link, *cidr).map(|()| Some(Undo::DeleteAddress(*netns, link.clone(), *cidr))).map_err(k)?
+        }
+        Action::LinkUp { netns, link } => net.set_up(*netns, link).map(|()| None).map_err(k)?,
+        Action::AddRoute { netns, route } => net.add_route(*netns, route).map(|()| Some(Undo::DeleteRoute(*netns, route.clone()))).map_err(k)?,
+        Action::PublishPort(port) => {
+            let publisher = ports.ok_or((ErrorKind::Other, "no port publisher".to_owned()))?;
+            publisher.publish(port).map_err(|e| {
+                let kind = if e.kind() == io::ErrorKind::AddrInUse { ErrorKind::InvalidArgument } else { ErrorKind::Io };
+                (kind, e.to_string())
+            })?;
+            Some(Undo::Unpublish(port.clone()))
+        }
+        Action::UnpublishPort(port) => {
+            if let Some(publisher) = ports {
+                publisher.unpublish(port);
+            }
+            None
+        }
+    })
+}
+
+/// Undo `done` in reverse; what could not be undone, described.
+fn rollback(done: Vec<Undo>, net: &dyn NetOps, ports: Option<&dyn PortPublisher>) -> Vec<String> {
+    let mut left = Vec::new();
+    for undo in done.into_iter().rev() {
+        let (what, result) = match &undo {
+            Undo::DeleteLink(name) => (format!("link {name:?}"), net.delete_link(Netns::Host, name)),
+            Undo::NoMaster(link) => (format!("{link:?} on its bridge"), net.set_master(link, None)),
+            Undo::MoveBack { rename, link } => (format!("{rename:?} in the sandbox"), net.move_link(Netns::Sandbox, rename, link)),
+            Undo::DeleteAddress(netns, link, cidr) => (format!("address {cidr} on {link:?}"), net.delete_address(*netns, link, *cidr)),
+            Undo::DeleteRoute(netns, route) => (format!("route {route}"), net.delete_route(*netns, route)),
+            Undo::Unpublish(port) => {
+                if let Some(p) = ports {
+                    p.unpublish(port);
+                }
+                (format!("port {}", port_text(port)), Ok(()))
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!("rolling back a network plan: {what}: {e}");
+            left.push(format!("{what} ({})", reason(&e)));
+        }
+    }
+    left
+}
+
+/// What a kernel failure means for the caller: an object that exists already is the
+/// caller's to fix (an address or name in use); anything else is an I/O failure.
+fn kernel_failure(e: NetlinkError) -> Failure {
+    let kind = match &e {
+        NetlinkError::Invalid { .. } => ErrorKind::InvalidArgument,
+        e if e.is_exists() => ErrorKind::InvalidArgument,
+        _ => ErrorKind::Io,
+    };
+    (kind, reason(&e))
+}
+
+/// The kernel's reason, without the operation (the step names it) or the errno number.
+fn reason(e: &NetlinkError) -> String {
+    match e {
+        NetlinkError::Kernel { source, .. } => {
+            let text = source.to_string();
+            let text = text.find(" (os error").map_or(text.as_str(), |at| &text[..at]);
+            let mut chars = text.chars();
+            chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
+        }
+        other => other.to_string(),
+    }
+}
