@@ -87,6 +87,10 @@ impl BlockingNetlink {
         self.run(|n| n.create_veth(name, peer, mtu))
     }
 
+    pub fn create_veth_peer_in(&self, name: &str, peer: &str, netns: BorrowedFd<'_>, mtu: Option<u32>) -> Result<()> {
+        self.run(|n| n.create_veth_peer_in(name, peer, netns, mtu))
+    }
+
     pub fn create_macvlan(&self, name: &str, parent: &str, mode: MacvlanMode, mtu: Option<u32>) -> Result<()> {
         self.run(|n| n.create_macvlan(name, parent, mode, mtu))
     }

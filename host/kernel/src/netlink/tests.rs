@@ -157,6 +157,31 @@ fn veth_moves_into_a_netns_under_a_new_name_with_routes() {
 }
 
 #[test]
+fn veth_peer_is_created_straight_in_a_netns() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dir.path().join("sb");
+    let _cleanup = Cleanup { links: vec!["hctestEva"], netns: vec![sandbox.clone()] };
+    let host = BlockingNetlink::connect().unwrap();
+    netns::create(&sandbox).unwrap();
+    let file = std::fs::File::open(&sandbox).unwrap();
+    host.create_veth_peer_in("hctestEva", "eth0", std::os::fd::AsFd::as_fd(&file), Some(1450)).unwrap();
+    assert_eq!(host.link("hctestEva").unwrap().unwrap().mtu, 1450);
+    assert!(host.link("eth0").unwrap().is_none_or(|l| l.kind != "veth"), "the peer is not on the host");
+    let inside = BlockingNetlink::connect_in(&sandbox).unwrap();
+    let eth0 = inside.link("eth0").unwrap().expect("the peer in the netns");
+    assert_eq!((eth0.kind.as_str(), eth0.mtu), ("veth", 1450));
+    host.delete_link("hctestEva").unwrap();
+    assert!(inside.link("eth0").unwrap().is_none(), "deleting the host end deletes the peer in the netns");
+    drop(inside);
+    netns::remove(&sandbox).unwrap();
+    assert_eq!(census(&host, "hctestE").1, Vec::<String>::new());
+}
+
+#[test]
 fn macvlan_on_a_veth_parent_in_every_mode() {
     if !is_root() {
         eprintln!("skipped: needs root");

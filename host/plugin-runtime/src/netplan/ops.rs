@@ -18,6 +18,8 @@ use crate::network::Netns;
 pub trait NetOps {
     fn create_bridge(&self, name: &str, mtu: Option<u32>) -> Result<(), NetlinkError>;
     fn create_veth(&self, name: &str, peer: &str, mtu: Option<u32>) -> Result<(), NetlinkError>;
+    /// A veth pair whose peer is created in the sandbox, named `peer` there.
+    fn create_veth_in_sandbox(&self, name: &str, peer: &str, mtu: Option<u32>) -> Result<(), NetlinkError>;
     fn create_macvlan(&self, name: &str, parent: &str, mode: MacvlanMode, mtu: Option<u32>) -> Result<(), NetlinkError>;
     /// Delete a link; a missing one is fine.
     fn delete_link(&self, netns: Netns, name: &str) -> Result<(), NetlinkError>;
@@ -94,6 +96,9 @@ impl NetOps for KernelNet {
     }
     fn create_veth(&self, name: &str, peer: &str, mtu: Option<u32>) -> Result<(), NetlinkError> {
         self.netlink(Netns::Host)?.create_veth(name, peer, mtu)
+    }
+    fn create_veth_in_sandbox(&self, name: &str, peer: &str, mtu: Option<u32>) -> Result<(), NetlinkError> {
+        self.netlink(Netns::Host)?.create_veth_peer_in(name, peer, self.sandbox_file()?.as_fd(), mtu)
     }
     fn create_macvlan(&self, name: &str, parent: &str, mode: MacvlanMode, mtu: Option<u32>) -> Result<(), NetlinkError> {
         self.netlink(Netns::Host)?.create_macvlan(name, parent, mode, mtu)
@@ -175,6 +180,9 @@ impl NetOps for Recorder {
     }
     fn create_veth(&self, name: &str, peer: &str, mtu: Option<u32>) -> Result<(), NetlinkError> {
         self.record(format!("create veth {name} {peer}{}", mtu.map(|m| format!(" mtu {m}")).unwrap_or_default()))
+    }
+    fn create_veth_in_sandbox(&self, name: &str, peer: &str, mtu: Option<u32>) -> Result<(), NetlinkError> {
+        self.record(format!("create veth {name} {peer} (sandbox){}", mtu.map(|m| format!(" mtu {m}")).unwrap_or_default()))
     }
     fn create_macvlan(&self, name: &str, parent: &str, mode: MacvlanMode, mtu: Option<u32>) -> Result<(), NetlinkError> {
         self.record(format!("create macvlan {name} on {parent} {mode:?}{}", mtu.map(|m| format!(" mtu {m}")).unwrap_or_default()))

@@ -43,11 +43,11 @@ fn join_plan() -> Vec<Step> {
     ]
 }
 
-const JOIN_CALLS: [&str; 7] = [
-    "create veth hcv1 hcp1 mtu 1400",
+/// The veth's peer is made in the sandbox as eth0 straight away: the move is fused in.
+const JOIN_CALLS: [&str; 6] = [
+    "create veth hcv1 eth0 (sandbox) mtu 1400",
     "set master hcv1 hc-br0",
     "set up hcv1 (host)",
-    "move hcp1 (host) as eth0",
     "add address 172.18.0.2/16 eth0 (sandbox)",
     "set up eth0 (sandbox)",
     "add route default via 172.18.0.1 dev eth0 (sandbox)",
@@ -184,16 +184,8 @@ fn join_rolls_back_in_reverse_when_the_route_fails() {
         r#"plugin "bridge": join: step add-route default via 172.18.0.1 dev "eth0" in the sandbox: file exists"#
     );
     let calls = net.calls();
-    assert_eq!(calls[..7], JOIN_CALLS);
-    assert_eq!(
-        calls[7..],
-        [
-            "delete address 172.18.0.2/16 eth0 (sandbox)",
-            "move eth0 (sandbox) as hcp1",
-            "set nomaster hcv1",
-            "delete link hcv1 (host)",
-        ]
-    );
+    assert_eq!(calls[..6], JOIN_CALLS);
+    assert_eq!(calls[6..], ["delete address 172.18.0.2/16 eth0 (sandbox)", "set nomaster hcv1", "delete link hcv1 (host)"]);
 }
 
 #[test]
@@ -203,7 +195,31 @@ fn join_rolls_back_veth_on_address_failure() {
     let err = run(&join_plan(), &grants(), true, &net, None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io);
     assert!(err.to_string().contains("step add-address 172.18.0.2/16 on \"eth0\" in the sandbox: cannot assign requested address"), "{err}");
-    assert_eq!(net.calls()[5..], ["move eth0 (sandbox) as hcp1", "set nomaster hcv1", "delete link hcv1 (host)"]);
+    assert_eq!(net.calls()[4..], ["set nomaster hcv1", "delete link hcv1 (host)"]);
+}
+
+#[test]
+fn a_peer_touched_before_its_move_is_moved_and_moved_back() {
+    let net = Recorder::new();
+    net.fail("add address", libc::EEXIST);
+    let plan = [
+        Step::CreateLink { name: "hcv1".into(), kind: LinkKind::Veth { peer: "hcp1".into() }, mtu: None },
+        Step::LinkUp { link: "hcp1".into(), netns: Netns::Host },
+        Step::MoveToSandbox { link: "hcp1".into(), rename: "eth0".into() },
+        Step::AddAddress { link: "eth0".into(), cidr: "172.18.0.2/16".into(), netns: Netns::Sandbox },
+    ];
+    run(&plan, &grants(), true, &net, None).unwrap_err();
+    assert_eq!(
+        net.calls(),
+        [
+            "create veth hcv1 hcp1",
+            "set up hcp1 (host)",
+            "move hcp1 (host) as eth0",
+            "add address 172.18.0.2/16 eth0 (sandbox)",
+            "move eth0 (sandbox) as hcp1",
+            "delete link hcv1 (host)",
+        ]
+    );
 }
 
 #[test]
@@ -211,8 +227,8 @@ fn a_failed_first_step_undoes_nothing() {
     let net = Recorder::new();
     net.fail("create veth", libc::EEXIST);
     let err = run(&join_plan(), &grants(), true, &net, None).unwrap_err();
-    assert!(err.to_string().contains(r#"step create-link "hcv1": file exists"#), "{err}");
-    assert_eq!(net.calls(), ["create veth hcv1 hcp1 mtu 1400"]);
+    assert!(err.to_string().contains(r#"step create-link "hcv1" (its peer made in the sandbox as "eth0"): file exists"#), "{err}");
+    assert_eq!(net.calls(), ["create veth hcv1 eth0 (sandbox) mtu 1400"]);
 }
 
 #[test]
