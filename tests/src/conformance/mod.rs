@@ -2,4 +2,5 @@
 //! kind, as containerd's snapshotter suite does. Bundled plugins pass them; third parties
 //! run them against their own.
 
+pub mod network;
 pub mod storage;
