@@ -18,17 +18,18 @@
 //! | publish-port | unpublishing it |
 //! | link-up, delete-link, unpublish-port | nothing |
 //!
-//! One step pair is fused: a veth created on the host whose peer a later step moves
-//! into the sandbox, with no step in between naming the peer, is created with the peer
-//! in the sandbox already, under its new name. The end state is the same, and the join
-//! skips the kernel's move of a link between namespaces (10-20 ms of RCU grace periods);
-//! deleting the host end undoes both.
+//! One step pair is fused: a link created on the host that a later step moves into the
+//! sandbox (a veth's peer, a macvlan), with no step in between naming it, is created in
+//! the sandbox straight away, under its new name. The end state is the same, and the
+//! join skips the kernel's move of a link between namespaces (10-20 ms of RCU grace
+//! periods). Undone by deleting the veth's host end (its peer goes too), or the macvlan
+//! in the sandbox.
 //!
 //! Every error names the plugin, the operation and the step; a kernel failure carries
 //! the kernel's reason, and a rollback that could not finish says what it left.
 
 #[cfg(test)]
-mod bridge_tests;
+mod component_tests;
 mod check;
 mod ops;
 #[cfg(test)]
@@ -93,7 +94,7 @@ pub fn execute_with(
 /// How to take back one step that was done.
 #[derive(Debug)]
 enum Undo {
-    DeleteLink(String),
+    DeleteLink(Netns, String),
     NoMaster(String),
     MoveBack { rename: String, link: String },
     DeleteAddress(Netns, String, Ipv4Cidr),
@@ -119,14 +120,22 @@ fn perform(
         let result = match (&fused[i], action) {
             (Some(rename), Action::CreateVeth { name, mtu, .. }) => net
                 .create_veth_in_sandbox(name, rename, *mtu)
-                .map(|()| Some(Undo::DeleteLink(name.clone())))
+                .map(|()| Some(Undo::DeleteLink(Netns::Host, name.clone())))
+                .map_err(kernel_failure),
+            (Some(rename), Action::CreateMacvlan { parent, mode, mtu, .. }) => net
+                .create_macvlan_in_sandbox(rename, parent, *mode, *mtu)
+                .map(|()| Some(Undo::DeleteLink(Netns::Sandbox, rename.clone())))
                 .map_err(kernel_failure),
             _ => act(action, net, ports),
         };
         match result {
             Ok(undo) => done.extend(undo),
             Err((kind, reason)) => {
-                let fused_peer = fused[i].as_ref().map(|r| format!(" (its peer made in the sandbox as {r:?})")).unwrap_or_default();
+                let fused_peer = match (&fused[i], action) {
+                    (Some(r), Action::CreateVeth { .. }) => format!(" (its peer made in the sandbox as {r:?})"),
+                    (Some(r), _) => format!(" (made in the sandbox as {r:?})"),
+                    (None, _) => String::new(),
+                };
                 let mut message = format!("step {}{fused_peer}: {reason}", label(step));
                 let left = rollback(done, net, ports);
                 if !left.is_empty() {
@@ -142,18 +151,23 @@ fn perform(
 
 type Failure = (ErrorKind, String);
 
-/// Which veth creations take their peer straight into the sandbox (the peer's name
-/// there, by step), and which moves that makes done already (see the module docs).
+/// Which creations make their link (a veth's peer, a macvlan) straight in the sandbox
+/// (its name there, by step), and which moves that makes done already (see the module
+/// docs).
 fn fuse(actions: &[Action]) -> (Vec<Option<String>>, Vec<bool>) {
     let mut fused = vec![None; actions.len()];
     let mut moved = vec![false; actions.len()];
     for (i, action) in actions.iter().enumerate() {
-        let Action::CreateVeth { peer, .. } = action else { continue };
-        let Some(j) = actions[i + 1..].iter().position(|a| matches!(a, Action::MoveToSandbox { link, .. } if link == peer)).map(|j| i + 1 + j) else {
+        let mover = match action {
+            Action::CreateVeth { peer, .. } => peer,
+            Action::CreateMacvlan { name, .. } => name,
+            _ => continue,
+        };
+        let Some(j) = actions[i + 1..].iter().position(|a| matches!(a, Action::MoveToSandbox { link, .. } if link == mover)).map(|j| i + 1 + j) else {
             continue;
         };
         let Action::MoveToSandbox { rename, .. } = &actions[j] else { continue };
-        if actions[i + 1..j].iter().any(|a| names(a, peer, rename)) || moved[j] {
+        if actions[i + 1..j].iter().any(|a| names(a, mover, rename)) || moved[j] {
             continue;
         }
         fused[i] = Some(rename.clone());
@@ -184,10 +198,12 @@ fn names(action: &Action, host: &str, sandbox: &str) -> bool {
 fn act(action: &Action, net: &dyn NetOps, ports: Option<&dyn PortPublisher>) -> Result<Option<Undo>, Failure> {
     let k = kernel_failure;
     Ok(match action {
-        Action::CreateBridge { name, mtu } => net.create_bridge(name, *mtu).map(|()| Some(Undo::DeleteLink(name.clone()))).map_err(k)?,
-        Action::CreateVeth { name, peer, mtu } => net.create_veth(name, peer, *mtu).map(|()| Some(Undo::DeleteLink(name.clone()))).map_err(k)?,
+        Action::CreateBridge { name, mtu } => net.create_bridge(name, *mtu).map(|()| Some(Undo::DeleteLink(Netns::Host, name.clone()))).map_err(k)?,
+        Action::CreateVeth { name, peer, mtu } => {
+            net.create_veth(name, peer, *mtu).map(|()| Some(Undo::DeleteLink(Netns::Host, name.clone()))).map_err(k)?
+        }
         Action::CreateMacvlan { name, parent, mode, mtu } => {
-            net.create_macvlan(name, parent, *mode, *mtu).map(|()| Some(Undo::DeleteLink(name.clone()))).map_err(k)?
+            net.create_macvlan(name, parent, *mode, *mtu).map(|()| Some(Undo::DeleteLink(Netns::Host, name.clone()))).map_err(k)?
         }
         Action::DeleteLink { name } => net.delete_link(Netns::Host, name).map(|()| None).map_err(k)?,
         Action::SetMaster { link, bridge } => net.set_master(link, Some(bridge)).map(|()| Some(Undo::NoMaster(link.clone()))).map_err(k)?,
@@ -222,7 +238,10 @@ fn rollback(done: Vec<Undo>, net: &dyn NetOps, ports: Option<&dyn PortPublisher>
     let mut left = Vec::new();
     for undo in done.into_iter().rev() {
         let (what, result) = match &undo {
-            Undo::DeleteLink(name) => (format!("link {name:?}"), net.delete_link(Netns::Host, name)),
+            Undo::DeleteLink(netns, name) => {
+                let place = if *netns == Netns::Sandbox { " in the sandbox" } else { "" };
+                (format!("link {name:?}{place}"), net.delete_link(*netns, name))
+            }
             Undo::NoMaster(link) => (format!("{link:?} on its bridge"), net.set_master(link, None)),
             Undo::MoveBack { rename, link } => (format!("{rename:?} in the sandbox"), net.move_link(Netns::Sandbox, rename, link)),
             Undo::DeleteAddress(netns, link, cidr) => (format!("address {cidr} on {link:?}"), net.delete_address(*netns, link, *cidr)),

@@ -95,6 +95,10 @@ impl BlockingNetlink {
         self.run(|n| n.create_macvlan(name, parent, mode, mtu))
     }
 
+    pub fn create_macvlan_in(&self, name: &str, parent: &str, mode: MacvlanMode, netns: BorrowedFd<'_>, mtu: Option<u32>) -> Result<()> {
+        self.run(|n| n.create_macvlan_in(name, parent, mode, netns, mtu))
+    }
+
     pub fn delete_link(&self, name: &str) -> Result<()> {
         self.run(|n| n.delete_link(name))
     }

@@ -119,6 +119,18 @@ impl Netlink {
         self.add(format!("create macvlan {name:?} on {parent:?}"), b.build()).await
     }
 
+    /// `ip link add NAME link PARENT netns NETNS type macvlan mode MODE`: the macvlan is
+    /// created in the namespace open at `netns`, on a parent of this one.
+    pub async fn create_macvlan_in(&self, name: &str, parent: &str, mode: MacvlanMode, netns: BorrowedFd<'_>, mtu: Option<u32>) -> Result<()> {
+        check_link_name(name)?;
+        let parent_index = self.index(parent).await?;
+        let mut b = LinkMacVlan::new(name, parent_index, mode.into()).setns_by_fd(netns.as_raw_fd());
+        if let Some(mtu) = mtu {
+            b = b.mtu(mtu);
+        }
+        self.add(format!("create macvlan {name:?} on {parent:?} in another netns"), b.build()).await
+    }
+
     /// `ip link del NAME`; a link that does not exist is not an error (deleting one end
     /// of a veth pair deletes the other, so rollbacks may find it gone).
     pub async fn delete_link(&self, name: &str) -> Result<()> {

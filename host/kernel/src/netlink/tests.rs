@@ -197,6 +197,15 @@ fn macvlan_on_a_veth_parent_in_every_mode() {
         assert_eq!((m.kind.as_str(), m.mtu), ("macvlan", 1400), "{mode:?}");
         nl.delete_link("hctestCm").unwrap();
     }
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dir.path().join("sb");
+    netns::create(&sandbox).unwrap();
+    let file = std::fs::File::open(&sandbox).unwrap();
+    nl.create_macvlan_in("eth0", "hctestCpa", MacvlanMode::Bridge, std::os::fd::AsFd::as_fd(&file), None).unwrap();
+    let inside = BlockingNetlink::connect_in(&sandbox).unwrap();
+    assert_eq!(inside.link("eth0").unwrap().expect("the macvlan in the netns").kind, "macvlan");
+    drop(inside);
+    netns::remove(&sandbox).unwrap();
     let err = nl.create_macvlan("hctestCm", "hctestCnone", MacvlanMode::Bridge, None).unwrap_err();
     assert!(matches!(err, NetlinkError::NoSuchLink { .. }), "{err}");
     nl.delete_link("hctestCpa").unwrap();

@@ -21,6 +21,8 @@ pub trait NetOps {
     /// A veth pair whose peer is created in the sandbox, named `peer` there.
     fn create_veth_in_sandbox(&self, name: &str, peer: &str, mtu: Option<u32>) -> Result<(), NetlinkError>;
     fn create_macvlan(&self, name: &str, parent: &str, mode: MacvlanMode, mtu: Option<u32>) -> Result<(), NetlinkError>;
+    /// A macvlan on host link `parent`, created in the sandbox as `name`.
+    fn create_macvlan_in_sandbox(&self, name: &str, parent: &str, mode: MacvlanMode, mtu: Option<u32>) -> Result<(), NetlinkError>;
     /// Delete a link; a missing one is fine.
     fn delete_link(&self, netns: Netns, name: &str) -> Result<(), NetlinkError>;
     fn set_master(&self, link: &str, bridge: Option<&str>) -> Result<(), NetlinkError>;
@@ -102,6 +104,9 @@ impl NetOps for KernelNet {
     }
     fn create_macvlan(&self, name: &str, parent: &str, mode: MacvlanMode, mtu: Option<u32>) -> Result<(), NetlinkError> {
         self.netlink(Netns::Host)?.create_macvlan(name, parent, mode, mtu)
+    }
+    fn create_macvlan_in_sandbox(&self, name: &str, parent: &str, mode: MacvlanMode, mtu: Option<u32>) -> Result<(), NetlinkError> {
+        self.netlink(Netns::Host)?.create_macvlan_in(name, parent, mode, self.sandbox_file()?.as_fd(), mtu)
     }
     fn delete_link(&self, netns: Netns, name: &str) -> Result<(), NetlinkError> {
         self.netlink(netns)?.delete_link(name)
@@ -186,6 +191,9 @@ impl NetOps for Recorder {
     }
     fn create_macvlan(&self, name: &str, parent: &str, mode: MacvlanMode, mtu: Option<u32>) -> Result<(), NetlinkError> {
         self.record(format!("create macvlan {name} on {parent} {mode:?}{}", mtu.map(|m| format!(" mtu {m}")).unwrap_or_default()))
+    }
+    fn create_macvlan_in_sandbox(&self, name: &str, parent: &str, mode: MacvlanMode, mtu: Option<u32>) -> Result<(), NetlinkError> {
+        self.record(format!("create macvlan {name} (sandbox) on {parent} {mode:?}{}", mtu.map(|m| format!(" mtu {m}")).unwrap_or_default()))
     }
     fn delete_link(&self, netns: Netns, name: &str) -> Result<(), NetlinkError> {
         self.record(format!("delete link {name} {}", at(netns)))

@@ -199,6 +199,34 @@ fn join_rolls_back_veth_on_address_failure() {
 }
 
 #[test]
+fn a_macvlan_is_made_in_the_sandbox_and_deleted_there_on_rollback() {
+    let net = Recorder::new();
+    net.fail("add route", libc::ENETUNREACH);
+    let plan = [
+        Step::CreateLink { name: "hc-m1".into(), kind: LinkKind::Macvlan { parent: "hcparent0".into(), mode: "vepa".into() }, mtu: None },
+        Step::MoveToSandbox { link: "hc-m1".into(), rename: "eth0".into() },
+        Step::AddAddress { link: "eth0".into(), cidr: "192.168.7.2/24".into(), netns: Netns::Sandbox },
+        Step::AddRoute { destination: "default".into(), gateway: Some("192.168.7.1".into()), link: "eth0".into(), netns: Netns::Sandbox },
+    ];
+    let err = run(&plan, &grants(), true, &net, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert_eq!(
+        net.calls(),
+        [
+            "create macvlan eth0 (sandbox) on hcparent0 Vepa",
+            "add address 192.168.7.2/24 eth0 (sandbox)",
+            "add route default via 192.168.7.1 dev eth0 (sandbox)",
+            "delete address 192.168.7.2/24 eth0 (sandbox)",
+            "delete link eth0 (sandbox)",
+        ]
+    );
+    let net = Recorder::new();
+    net.fail("create macvlan", libc::EEXIST);
+    let err = run(&plan, &grants(), true, &net, None).unwrap_err();
+    assert!(err.to_string().contains(r#"step create-link "hc-m1" (made in the sandbox as "eth0"): file exists"#), "{err}");
+}
+
+#[test]
 fn a_peer_touched_before_its_move_is_moved_and_moved_back() {
     let net = Recorder::new();
     net.fail("add address", libc::EEXIST);

@@ -1,9 +1,9 @@
-//! The bundled bridge driver end to end through the real runtime and kernel (root):
-//! its IPAM reads the host through `hostctl:host/net`, its plans run through
-//! [`NetworkPlugin::execute`]. The test's "host" is a network namespace of its own
-//! (the test thread unshares one), so the driver's real link names (`hc-br-…`, `hcv…`)
-//! and addresses never touch the machine's namespace, and everything goes with the
-//! thread. No packet is sent.
+//! The bundled network drivers (bridge, macvlan) end to end through the real runtime
+//! and kernel (root): their IPAM reads the host through `hostctl:host/net`, their plans
+//! run through [`NetworkPlugin::execute`]. Each test's "host" is a network namespace of
+//! its own (the test thread unshares one), so the drivers' real link names (`hc-br-…`,
+//! `hcv…`, `hcm…`) and addresses never touch the machine's namespace, and everything
+//! goes with the thread. No packet is sent.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -60,13 +60,14 @@ impl PortPublisher for Published {
     }
 }
 
-fn bridge_plugin(tmp: &Path, ports: Arc<Published>) -> (Loader, Arc<NetworkPlugin>) {
+/// The bundled driver `name`, built by scripts/build-plugins, with its own manifest.
+fn network_plugin(tmp: &Path, name: &str, ports: Arc<Published>) -> (Loader, Arc<NetworkPlugin>) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let wasm = std::fs::read(repo.join("target/wasm32-wasip2/release/bridge.wasm")).expect("run scripts/build-plugins first");
-    let dir = tmp.join("bridge");
+    let wasm = std::fs::read(repo.join(format!("target/wasm32-wasip2/release/{name}.wasm"))).expect("run scripts/build-plugins first");
+    let dir = tmp.join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("bridge.wasm"), &wasm).unwrap();
-    let manifest = std::fs::read_to_string(repo.join("plugins/bridge/plugin.toml")).unwrap();
+    std::fs::write(dir.join(format!("{name}.wasm")), &wasm).unwrap();
+    let manifest = std::fs::read_to_string(repo.join(format!("plugins/{name}/plugin.toml"))).unwrap();
     std::fs::write(dir.join("plugin.toml"), format!("sha256 = \"{}\"\n{manifest}", hex::encode(Sha256::digest(&wasm)))).unwrap();
     let loader = Loader::new(&tmp.join("cache"), &tmp.join("storage"), Arc::new(MountRecorder::default()), Defaults::default())
         .unwrap()
@@ -74,7 +75,7 @@ fn bridge_plugin(tmp: &Path, ports: Arc<Published>) -> (Loader, Arc<NetworkPlugi
         .with_ports(ports);
     let plugin = match loader.load(&dir).unwrap().0 {
         Plugin::Network(p) => p,
-        other => panic!("bridge loaded as {other:?}"),
+        other => panic!("{name} loaded as {other:?}"),
     };
     (loader, plugin)
 }
@@ -92,35 +93,40 @@ fn names(nl: &BlockingNetlink) -> Vec<String> {
     nl.links().unwrap().into_iter().map(|l| l.name).collect()
 }
 
-#[test]
-fn bridge_driver_networks_a_sandbox_in_a_namespace_of_its_own() {
+/// Run `test` on a thread in a network namespace of its own, with `lo` up (as root).
+fn in_a_namespace_of_its_own(test: fn(&BlockingNetlink)) {
     if !rustix::process::geteuid().is_root() {
         eprintln!("skipped: needs root");
         return;
     }
-    std::thread::spawn(|| {
+    std::thread::spawn(move || {
         // SAFETY: only CLONE_NEWNET, on this thread of the test's own, which ends with the
         // test; the descriptor table stays shared.
         unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }.unwrap();
-        in_a_namespace_of_its_own();
+        let host = BlockingNetlink::connect().unwrap();
+        host.set_up("lo", true).unwrap();
+        test(&host);
     })
     .join()
     .unwrap();
 }
 
-fn in_a_namespace_of_its_own() {
+#[test]
+fn bridge_driver_networks_a_sandbox() {
+    in_a_namespace_of_its_own(bridge_driver);
+}
+
+fn bridge_driver(host: &BlockingNetlink) {
     let tmp = tempfile::tempdir().unwrap();
-    let host = BlockingNetlink::connect().unwrap();
-    host.set_up("lo", true).unwrap();
     // Something on the "host" already uses 172.18.0.0/16: the driver must see it
     // through hostctl:host/net and take the next /16.
     host.create_veth("occupied0", "occupied1", None).unwrap();
     host.add_address("occupied0", "172.18.5.1/16".parse().unwrap()).unwrap();
     host.set_up("occupied0", true).unwrap();
-    let before = names(&host);
+    let before = names(host);
 
     let published = Arc::new(Published::default());
-    let (_loader, bridge) = bridge_plugin(tmp.path(), published.clone());
+    let (_loader, bridge) = network_plugin(tmp.path(), "bridge", published.clone());
     let network = bridge.create_network(NET, "web", &[], None, None, None).unwrap();
     assert_eq!((network.subnet.as_str(), network.gateway.as_deref()), ("172.19.0.0/16", Some("172.19.0.1")));
     bridge.execute("create network", &network.plan, None).unwrap();
@@ -161,7 +167,53 @@ fn in_a_namespace_of_its_own() {
     assert_eq!(names(&inside), ["lo"], "eth0 went with its host end");
     bridge.delete_endpoint(NET, EP).unwrap();
     bridge.execute("delete network", &bridge.delete_network(NET).unwrap(), None).unwrap();
-    assert_eq!(names(&host), before);
+    assert_eq!(names(host), before);
     drop(inside);
     netns::remove(&sandbox).unwrap();
+}
+
+#[test]
+fn macvlan_driver_puts_a_macvlan_on_its_parent_into_a_sandbox() {
+    in_a_namespace_of_its_own(macvlan_driver);
+}
+
+fn macvlan_driver(host: &BlockingNetlink) {
+    let tmp = tempfile::tempdir().unwrap();
+    // A veth stands in for the NIC a macvlan network sits on.
+    host.create_veth("parent0", "parent1", None).unwrap();
+    host.set_up("parent0", true).unwrap();
+    let before = names(host);
+    let (_loader, macvlan) = network_plugin(tmp.path(), "macvlan", Arc::new(Published::default()));
+    let options = [("parent".to_owned(), "parent0".to_owned()), ("macvlan_mode".to_owned(), "private".to_owned())];
+    let network = macvlan.create_network(NET, "lan", &options, Some("10.77.0.0/24"), Some("10.77.0.1"), None).unwrap();
+    macvlan.execute("create network", &network.plan, None).unwrap();
+    let endpoint = macvlan.create_endpoint(NET, EP, None).unwrap();
+
+    let sandbox = tmp.path().join("netns").join("c1");
+    let _remove = RemoveNetns(sandbox.clone());
+    netns::create(&sandbox).unwrap();
+    let started = Instant::now();
+    let plan = macvlan.join(NET, EP).unwrap();
+    macvlan.execute("join", &plan, Some(&sandbox)).unwrap();
+    eprintln!("macvlan join: planned and executed ({} steps) in {:?}", plan.len(), started.elapsed());
+
+    let inside = BlockingNetlink::connect_in(&sandbox).unwrap();
+    let eth0 = inside.link("eth0").unwrap().expect("eth0 in the sandbox");
+    assert_eq!((eth0.kind.as_str(), eth0.up), ("macvlan", true));
+    assert_eq!(eth0.addresses, [endpoint.address.parse::<Ipv4Cidr>().unwrap()]);
+    assert!(inside.routes().unwrap().iter().any(|r| r.destination.is_none() && r.gateway.map(|g| g.to_string()).as_deref() == Some("10.77.0.1")));
+    assert_eq!(names(host), before, "the macvlan never showed on the host");
+
+    // A second join of the same endpoint collides with eth0 in the sandbox: refused,
+    // and the first is untouched.
+    let err = macvlan.execute("join", &plan, Some(&sandbox)).unwrap_err();
+    assert!(err.to_string().contains("made in the sandbox as \"eth0\""), "{err}");
+    assert_eq!(names(&inside), ["lo", "eth0"]);
+
+    macvlan.execute("leave", &macvlan.leave(NET, EP).unwrap(), Some(&sandbox)).unwrap();
+    macvlan.delete_endpoint(NET, EP).unwrap();
+    macvlan.execute("delete network", &macvlan.delete_network(NET).unwrap(), None).unwrap();
+    drop(inside);
+    netns::remove(&sandbox).unwrap();
+    assert_eq!(names(host), before);
 }
