@@ -1,17 +1,23 @@
-//! Overlay and bind mounts of directories inside a [`ConfinedDir`].
+//! Overlay, tmpfs and bind mounts of directories inside a [`ConfinedDir`].
 //!
-//! A storage driver's mount plan names directories relative to the driver's root. The
-//! [`Kernel`] mounter opens each of them beneath the root (see [`crate::confined`]) and
-//! hands mount(2) the `/proc/self/fd/N` path of the open descriptor, so the directory the
-//! kernel mounts is the one that was checked, whatever the driver does meanwhile, and the
-//! option string stays short (about 17 bytes a layer: ~200 layers fit in one page).
+//! A storage or volume driver's mount plan names directories relative to the driver's
+//! root. The [`Kernel`] mounter opens each of them beneath the root (see
+//! [`crate::confined`]) and hands mount(2) the `/proc/self/fd/N` path of the open
+//! descriptor, so the directory the kernel mounts is the one that was checked, whatever
+//! the driver does meanwhile, and the option string stays short (about 17 bytes a layer:
+//! ~200 layers fit in one page). The one path from outside the root, a host directory a
+//! volume binds ([`MountSpec::HostBind`]), is opened with `RESOLVE_NO_SYMLINKS`: it must
+//! be the real path the caller checked, not one a symlink swapped in since.
 //!
 //! [`Mounter`] is the seam for tests: [`Recorder`] logs what would be mounted and can be
 //! told to fail, so plan execution and its rollback are unit tested without root.
 
 use std::fmt;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::mount::{MountFlags, UnmountFlags};
 
 use crate::confined::{ConfinedDir, ConfinedError, proc_fd_path};
@@ -30,13 +36,22 @@ pub enum MountSpec {
     },
     /// A bind mount of `source` at `target`.
     Bind { source: String, target: String, read_only: bool },
+    /// A tmpfs at `target`. `options` are tmpfs's own (`size=64m`, `mode=1777`, `uid=`,
+    /// `gid=`, `nr_inodes=`) and the flags `ro`, `rw`, `nosuid`, `nodev`, `noexec`.
+    Tmpfs { target: String, options: Vec<String> },
+    /// A bind mount of the host directory `source` (absolute, the real path: no
+    /// component may be a symlink) at `target` inside the root.
+    HostBind { source: PathBuf, target: String, read_only: bool },
 }
 
 impl MountSpec {
     /// Where the mount goes.
     pub fn target(&self) -> &str {
         match self {
-            MountSpec::Overlay { target, .. } | MountSpec::Bind { target, .. } => target,
+            MountSpec::Overlay { target, .. }
+            | MountSpec::Bind { target, .. }
+            | MountSpec::Tmpfs { target, .. }
+            | MountSpec::HostBind { target, .. } => target,
         }
     }
 }
@@ -56,6 +71,16 @@ impl fmt::Display for MountSpec {
             }
             MountSpec::Bind { source, target, read_only } => {
                 write!(f, "bind {source} at {target}{}", if *read_only { " ro" } else { "" })
+            }
+            MountSpec::Tmpfs { target, options } => {
+                write!(f, "tmpfs at {target}")?;
+                for option in options {
+                    write!(f, " {option}")?;
+                }
+                Ok(())
+            }
+            MountSpec::HostBind { source, target, read_only } => {
+                write!(f, "bind host {} at {target}{}", source.display(), if *read_only { " ro" } else { "" })
             }
         }
     }
@@ -85,6 +110,8 @@ pub trait Mounter: Send + Sync + fmt::Debug {
     fn mount(&self, root: &ConfinedDir, spec: &MountSpec) -> Result<(), MountError>;
     /// Unmount whatever is mounted at `target` inside `root` (lazily, as Docker does).
     fn unmount(&self, root: &ConfinedDir, target: &str) -> Result<(), MountError>;
+    /// Whether a mount sits at directory `target` inside `root` (a missing one has none).
+    fn is_mounted(&self, root: &ConfinedDir, target: &str) -> Result<bool, MountError>;
 }
 
 /// The real kernel.
@@ -135,28 +162,23 @@ impl Mounter for Kernel {
             }
             MountSpec::Bind { source, target, read_only } => {
                 let source_fd = root.open_dir(source)?;
+                self.bind(root, spec, &source_fd, target, *read_only)
+            }
+            MountSpec::HostBind { source, target, read_only } => {
+                let source_fd = open_host_dir(source).map_err(|e| match e {
+                    rustix::io::Errno::LOOP | rustix::io::Errno::INVAL => MountError::Invalid {
+                        spec: spec.to_string(),
+                        reason: "the source must be an absolute path without symlinks".into(),
+                    },
+                    e => failed(e),
+                })?;
+                self.bind(root, spec, &source_fd, target, *read_only)
+            }
+            MountSpec::Tmpfs { target, options } => {
+                let (flags, data) = tmpfs_options(options).map_err(|reason| MountError::Invalid { spec: spec.to_string(), reason })?;
                 let target_fd = root.open_dir(target)?;
-                rustix::mount::mount_bind(proc_fd_path(&source_fd).as_c_str(), proc_fd_path(&target_fd).as_c_str())
-                    .map_err(failed)?;
-                if *read_only {
-                    // Re-open the target: the descriptor now lands on the new mount's root.
-                    let remount = root
-                        .open_mounted_dir(target)
-                        .map_err(MountError::from)
-                        .and_then(|mounted| {
-                            rustix::mount::mount_remount(
-                                proc_fd_path(&mounted).as_c_str(),
-                                MountFlags::BIND | MountFlags::RDONLY,
-                                "",
-                            )
-                            .map_err(failed)
-                        });
-                    if let Err(err) = remount {
-                        let _ = self.unmount(root, target);
-                        return Err(err);
-                    }
-                }
-                Ok(())
+                let data = std::ffi::CString::new(data).expect("options checked for NUL");
+                rustix::mount::mount("tmpfs", proc_fd_path(&target_fd).as_c_str(), "tmpfs", flags, data.as_c_str()).map_err(failed)
             }
         }
     }
@@ -166,6 +188,96 @@ impl Mounter for Kernel {
         rustix::mount::unmount(proc_fd_path(&mounted).as_c_str(), UnmountFlags::DETACH)
             .map_err(|source| MountError::Kernel { spec: format!("unmount {target}"), source: source.into() })
     }
+
+    /// A mount point is on another mount than its parent directory (statx's mount id).
+    fn is_mounted(&self, root: &ConfinedDir, target: &str) -> Result<bool, MountError> {
+        let target = target.trim_end_matches('/');
+        let dir = match root.open_mounted_dir(target) {
+            Ok(dir) => dir,
+            Err(ConfinedError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(err) => return Err(err.into()),
+        };
+        let parent = root.open_dir(target.rsplit_once('/').map_or("", |(parent, _)| parent))?;
+        let mount_id = |fd: &OwnedFd| {
+            rustix::fs::statx(fd, "", rustix::fs::AtFlags::EMPTY_PATH, rustix::fs::StatxFlags::MNT_ID)
+                .map(|st| st.stx_mnt_id)
+                .map_err(|source| MountError::Kernel { spec: format!("statx {target}"), source: source.into() })
+        };
+        Ok(mount_id(&dir)? != mount_id(&parent)?)
+    }
+}
+
+impl Kernel {
+    /// Bind the directory open as `source_fd` at `target` beneath `root`, then make the
+    /// bind read-only if asked (undoing it if that fails).
+    fn bind(&self, root: &ConfinedDir, spec: &MountSpec, source_fd: &OwnedFd, target: &str, read_only: bool) -> Result<(), MountError> {
+        let failed = |source: rustix::io::Errno| MountError::Kernel { spec: spec.to_string(), source: source.into() };
+        let target_fd = root.open_dir(target)?;
+        rustix::mount::mount_bind(proc_fd_path(source_fd).as_c_str(), proc_fd_path(&target_fd).as_c_str()).map_err(failed)?;
+        if read_only {
+            // Re-open the target: the descriptor now lands on the new mount's root.
+            let remount = root.open_mounted_dir(target).map_err(MountError::from).and_then(|mounted| {
+                rustix::mount::mount_remount(proc_fd_path(&mounted).as_c_str(), MountFlags::BIND | MountFlags::RDONLY, "")
+                    .map_err(failed)
+            });
+            if let Err(err) = remount {
+                let _ = self.unmount(root, target);
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Open host directory `path` (absolute) as `O_PATH`, following no symlink on the way
+/// (`ELOOP` if one is met), so the directory is the one whose real path was checked.
+fn open_host_dir(path: &Path) -> Result<OwnedFd, rustix::io::Errno> {
+    if !path.is_absolute() {
+        return Err(rustix::io::Errno::INVAL);
+    }
+    rustix::fs::openat2(
+        rustix::fs::CWD,
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
+/// The mount flags a tmpfs option may set.
+const TMPFS_FLAGS: &[(&str, MountFlags)] = &[
+    ("ro", MountFlags::RDONLY),
+    ("rw", MountFlags::empty()),
+    ("nosuid", MountFlags::NOSUID),
+    ("nodev", MountFlags::NODEV),
+    ("noexec", MountFlags::NOEXEC),
+];
+
+/// The tmpfs options that go to the filesystem, each `key=value`.
+const TMPFS_DATA: &[&str] = &["size", "mode", "uid", "gid", "nr_inodes"];
+
+/// Split tmpfs `options` into mount flags and the filesystem's option string, refusing
+/// anything else (an unknown key, a value with a separator or a path in it).
+pub fn tmpfs_options(options: &[String]) -> Result<(MountFlags, String), String> {
+    let mut flags = MountFlags::empty();
+    let mut data = Vec::new();
+    for option in options {
+        if let Some((_, flag)) = TMPFS_FLAGS.iter().find(|(name, _)| name == option) {
+            flags |= *flag;
+            continue;
+        }
+        match option.split_once('=') {
+            Some((key, value)) if TMPFS_DATA.contains(&key) && !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '%') => {
+                data.push(option.as_str());
+            }
+            _ => {
+                return Err(format!(
+                    "tmpfs option {option:?} is not one of ro, rw, nosuid, nodev, noexec, size=, mode=, uid=, gid=, nr_inodes="
+                ));
+            }
+        }
+    }
+    Ok((flags, data.join(",")))
 }
 
 /// `index=off`, `volatile`, `redirect_dir=nofollow`: no separators, no paths.
@@ -184,12 +296,13 @@ fn cstr(c: std::ffi::CString) -> String {
 pub struct Recorder {
     log: Mutex<Vec<String>>,
     fail_mount: Mutex<Option<usize>>,
+    mounted: Mutex<Vec<String>>,
 }
 
 impl Recorder {
     /// A recorder whose `n`-th mount call (counting from 0) fails.
     pub fn failing_mount(n: usize) -> Self {
-        Recorder { log: Mutex::default(), fail_mount: Mutex::new(Some(n)) }
+        Recorder { fail_mount: Mutex::new(Some(n)), ..Recorder::default() }
     }
 
     /// Everything asked so far, one line each: `mount <spec>` or `unmount <target>`.
@@ -206,12 +319,22 @@ impl Mounter for Recorder {
             return Err(MountError::Kernel { spec: spec.to_string(), source: std::io::Error::other("recorder told to fail") });
         }
         log.push(format!("mount {spec}"));
+        self.mounted.lock().unwrap().push(spec.target().to_owned());
         Ok(())
     }
 
     fn unmount(&self, _root: &ConfinedDir, target: &str) -> Result<(), MountError> {
         self.log.lock().unwrap().push(format!("unmount {target}"));
+        let mut mounted = self.mounted.lock().unwrap();
+        if let Some(at) = mounted.iter().rposition(|t| t == target) {
+            mounted.remove(at);
+        }
         Ok(())
+    }
+
+    /// Whether a mount recorded at `target` was not unmounted since.
+    fn is_mounted(&self, _root: &ConfinedDir, target: &str) -> Result<bool, MountError> {
+        Ok(self.mounted.lock().unwrap().iter().any(|t| t == target))
     }
 }
 
@@ -268,6 +391,67 @@ mod tests {
         let write = std::fs::write(dir.path().join("dst/x"), b"x");
         Kernel.unmount(&root, "dst").unwrap();
         assert_eq!(write.unwrap_err().raw_os_error(), Some(libc::EROFS));
+    }
+
+    #[test]
+    fn tmpfs_options_split_into_flags_and_data() {
+        let options: Vec<String> = ["size=64m", "mode=1777", "nosuid", "uid=1000", "ro"].iter().map(|s| s.to_string()).collect();
+        let (flags, data) = tmpfs_options(&options).unwrap();
+        assert_eq!(flags, MountFlags::NOSUID | MountFlags::RDONLY);
+        assert_eq!(data, "size=64m,mode=1777,uid=1000");
+        for bad in ["size=1m,uid=0", "mpol=bind:0", "size=", "context=/x", "suid"] {
+            assert!(tmpfs_options(&[bad.to_owned()]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tmpfs_is_mounted_with_its_size_and_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("t")).unwrap();
+        let root = ConfinedDir::open(dir.path()).unwrap();
+        let spec = MountSpec::Tmpfs { target: "t".into(), options: vec!["size=1m".into(), "mode=0710".into()] };
+        assert!(!Kernel.is_mounted(&root, "t").unwrap());
+        Kernel.mount(&root, &spec).unwrap();
+        assert!(Kernel.is_mounted(&root, "t").unwrap());
+        let stat = rustix::fs::statvfs(dir.path().join("t"));
+        let mode = std::fs::metadata(dir.path().join("t")).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777);
+        Kernel.unmount(&root, "t").unwrap();
+        assert!(!Kernel.is_mounted(&root, "t").unwrap());
+        assert!(!Kernel.is_mounted(&root, "missing").unwrap());
+        let stat = stat.unwrap();
+        assert_eq!(stat.f_blocks * stat.f_frsize, 1 << 20);
+        assert_eq!(mode.unwrap(), 0o710);
+    }
+
+    #[test]
+    fn host_bind_shows_the_host_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = tempfile::tempdir().unwrap();
+        std::fs::write(host.path().join("f"), b"host").unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        let root = ConfinedDir::open(dir.path()).unwrap();
+        let source = std::fs::canonicalize(host.path()).unwrap();
+        Kernel.mount(&root, &MountSpec::HostBind { source, target: "data".into(), read_only: true }).unwrap();
+        let seen = std::fs::read(dir.path().join("data/f"));
+        let write = std::fs::write(dir.path().join("data/g"), b"x");
+        Kernel.unmount(&root, "data").unwrap();
+        assert_eq!(seen.unwrap(), b"host");
+        assert_eq!(write.unwrap_err().raw_os_error(), Some(libc::EROFS));
+    }
+
+    #[test]
+    fn host_bind_through_a_symlink_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = tempfile::tempdir().unwrap();
+        std::fs::create_dir(host.path().join("real")).unwrap();
+        std::os::unix::fs::symlink(host.path().join("real"), host.path().join("link")).unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        let root = ConfinedDir::open(dir.path()).unwrap();
+        let spec = MountSpec::HostBind { source: host.path().join("link"), target: "data".into(), read_only: false };
+        let err = Kernel.mount(&root, &spec).unwrap_err();
+        assert!(matches!(err, MountError::Invalid { .. }), "{err}");
+        let relative = MountSpec::HostBind { source: "real".into(), target: "data".into(), read_only: false };
+        assert!(matches!(Kernel.mount(&root, &relative), Err(MountError::Invalid { .. })));
     }
 
     #[test]
