@@ -80,7 +80,9 @@ impl Client {
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(broken)?;
         tokio::spawn(connection);
         let response = sender.send_request(request).await.map_err(broken)?;
-        if response.status().is_success() {
+        // 304 (start of a running container, stop of a stopped one) is Docker's "nothing
+        // to do", not a failure.
+        if response.status().is_success() || response.status() == hyper::StatusCode::NOT_MODIFIED {
             Ok(response)
         } else {
             Err(error_from(response).await)

@@ -78,6 +78,12 @@ impl Client {
         Ok(response.status() != hyper::StatusCode::NOT_MODIFIED)
     }
 
+    /// `POST /containers/{id}/restart?t=`: stop, then start.
+    pub async fn restart_container(&self, id: &str, timeout: Option<u64>) -> Result<(), ApiError> {
+        let q = query(&timeout.map(|t| vec![("t", t.to_string())]).unwrap_or_default());
+        self.send(Self::request(Method::POST, &format!("/containers/{}/restart{q}", escape(id)), empty())).await.map(drop)
+    }
+
     /// `POST /containers/{id}/kill?signal=`.
     pub async fn kill_container(&self, id: &str, signal: Option<&str>) -> Result<(), ApiError> {
         let q = query(&signal.map(|s| vec![("signal", s.to_owned())]).unwrap_or_default());

@@ -12,7 +12,9 @@
 //!   the same way by the daemon and by `hostctl events --nats`), `since`/`until` times,
 //!   the lines of the `/events` stream, and the NATS subject of an event.
 //! - [`client`]: the Unix-socket client (`-H unix:///…` / `HOSTCTL_HOST`); its container
-//!   calls are in [`containers`]; [`lines`] reads streamed newline-delimited JSON.
+//!   calls are in [`containers`], its network calls and types in [`networks`]; [`lines`]
+//!   reads streamed newline-delimited JSON.
+//! - [`volumes`]: Docker's `Volume` documents and the client's volume calls.
 //! - [`units`]: Docker's sizes and durations, parsed and shown as go-units does.
 //! - [`toml_file`]: TOML parsing whose errors name `file:line:col` and the key, used for
 //!   the daemon's config, plugin manifests and container specs.
@@ -22,9 +24,11 @@ pub mod containers;
 pub mod error;
 pub mod events;
 pub mod lines;
+pub mod networks;
 pub mod toml_file;
 pub mod types;
 pub mod units;
+pub mod volumes;
 
 pub use client::{Client, DEFAULT_SOCKET, EventStream, ImportOptions, MessageStream};
 pub use error::{ApiError, ErrorBody, ErrorKind};

@@ -224,6 +224,80 @@ pub struct HostConfig {
     /// network drivers exist.
     #[serde(default)]
     pub network_mode: String,
+    /// When to start the container again after it exits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<RestartPolicy>,
+    /// Published ports: `"80/tcp"` → where on the host (`-p 8080:80`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    /// Volumes and host directories: `name:/path[:ro]`, `/host/dir:/path[:ro]` (`-v`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binds: Vec<String>,
+}
+
+/// Where a container port is published on the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortBinding {
+    #[serde(default)]
+    pub host_ip: String,
+    pub host_port: String,
+}
+
+/// Parse `-p [ip:]host:container[/proto]` into `("80/tcp", binding)`.
+pub fn parse_port(text: &str) -> Result<(String, PortBinding), String> {
+    let bad = || format!("invalid port {text:?}: expected [[ip:]host-port:]container-port[/tcp|udp]");
+    let (spec, proto) = match text.rsplit_once('/') {
+        Some((spec, proto)) if proto == "tcp" || proto == "udp" => (spec, proto),
+        Some(_) => return Err(bad()),
+        None => (text, "tcp"),
+    };
+    let parts: Vec<&str> = spec.split(':').collect();
+    // An empty host port (`-p 80`, `-p 127.0.0.1::80`): the daemon picks a free one.
+    let (ip, host, container) = match parts.as_slice() {
+        [container] => ("", "", *container),
+        [host, container] => ("", *host, *container),
+        [ip, host, container] => (*ip, *host, *container),
+        _ => return Err(bad()),
+    };
+    let valid = |port: &str| port.parse::<u16>().is_ok_and(|p| p != 0);
+    if !valid(container) || !(host.is_empty() || valid(host)) {
+        return Err(bad());
+    }
+    if !ip.is_empty() && ip.parse::<std::net::Ipv4Addr>().is_err() {
+        return Err(format!("invalid port {text:?}: {ip:?} is not an IPv4 address"));
+    }
+    Ok((format!("{container}/{proto}"), PortBinding { host_ip: ip.to_owned(), host_port: host.to_owned() }))
+}
+
+/// Docker's `RestartPolicy`: `no`, `always`, `unless-stopped`, `on-failure` (with
+/// `MaximumRetryCount`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestartPolicy {
+    pub name: String,
+    #[serde(default)]
+    pub maximum_retry_count: i64,
+}
+
+impl RestartPolicy {
+    /// Parse `--restart`'s `name[:count]`.
+    pub fn parse(text: &str) -> Self {
+        match text.split_once(':') {
+            Some((name, count)) => RestartPolicy { name: name.to_owned(), maximum_retry_count: count.parse().unwrap_or(-1) },
+            None => RestartPolicy { name: text.to_owned(), maximum_retry_count: 0 },
+        }
+    }
+
+    /// The policy as the restart plugin reads it: `on-failure:3`, `always`, …
+    pub fn as_policy_string(&self) -> String {
+        if self.maximum_retry_count != 0 { format!("{}:{}", self.name, self.maximum_retry_count) } else { self.name.clone() }
+    }
+
+    /// Whether this policy never restarts.
+    pub fn is_none(&self) -> bool {
+        self.name.is_empty() || self.name == "no"
+    }
 }
 
 /// `POST /containers/create`'s answer.
@@ -254,6 +328,30 @@ pub struct ContainerSummary {
     pub status: String,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Published ports while it runs.
+    #[serde(default)]
+    pub ports: Vec<PortSummary>,
+}
+
+/// One published port in a [`ContainerSummary`], as Docker's `Port`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSummary {
+    #[serde(rename = "IP", default)]
+    pub ip: String,
+    #[serde(rename = "PrivatePort")]
+    pub private_port: u16,
+    #[serde(rename = "PublicPort")]
+    pub public_port: u16,
+    #[serde(rename = "Type")]
+    pub protocol: String,
+}
+
+impl std::fmt::Display for PortSummary {
+    /// `0.0.0.0:8080->80/tcp`, as `docker ps` shows it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ip = if self.ip.is_empty() { "0.0.0.0" } else { &self.ip };
+        write!(f, "{ip}:{}->{}/{}", self.public_port, self.private_port, self.protocol)
+    }
 }
 
 /// `POST /containers/{id}/wait`'s answer.
@@ -274,4 +372,20 @@ pub struct LogEntry {
     pub stream: String,
     /// RFC 3339 with nanoseconds.
     pub time: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_parse_as_docker_writes_them() {
+        assert_eq!(parse_port("8080:80").unwrap(), ("80/tcp".into(), PortBinding { host_ip: String::new(), host_port: "8080".into() }));
+        assert_eq!(parse_port("127.0.0.1:53:53/udp").unwrap().0, "53/udp");
+        assert_eq!(parse_port("80").unwrap(), ("80/tcp".into(), PortBinding { host_ip: String::new(), host_port: String::new() }));
+        assert_eq!(parse_port("127.0.0.1::80").unwrap().1.host_port, "");
+        assert!(parse_port("x:80:80").is_err());
+        assert!(parse_port("0:80").is_err());
+        assert!(parse_port("8080:80/sctp").is_err());
+    }
 }

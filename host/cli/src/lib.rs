@@ -47,6 +47,8 @@ pub enum Command {
     Stop(commands::stop::StopArgs),
     /// Kill one or more running containers
     Kill(commands::kill::KillArgs),
+    /// Restart one or more containers
+    Restart(commands::restart::RestartArgs),
     /// Remove one or more containers
     Rm(commands::rm::RmArgs),
     /// Return low-level information on containers
@@ -61,9 +63,15 @@ pub enum Command {
     Import(commands::import::ImportArgs),
     /// Load an image from a tar archive (docker save or OCI layout) or STDIN
     Load(commands::load::LoadArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(commands::network::NetworkCommand),
     /// Manage plugins
     #[command(subcommand)]
     Plugin(commands::plugin::PluginCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(commands::volume::VolumeCommand),
     /// Display system-wide information
     Info(commands::info::InfoArgs),
     /// Show the hostctl version information
@@ -109,6 +117,7 @@ async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => commands::logs::run(&client, args).await,
         Command::Stop(args) => commands::stop::run(&client, args).await,
         Command::Kill(args) => commands::kill::run(&client, args).await,
+        Command::Restart(args) => commands::restart::run(&client, args).await,
         Command::Rm(args) => commands::rm::run(&client, args).await,
         Command::Inspect(args) => commands::inspect::run(&client, args).await,
         Command::Wait(args) => commands::wait::run(&client, args).await,
@@ -116,7 +125,9 @@ async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
         Command::Images(args) => commands::images::run(&client, args).await,
         Command::Import(args) => commands::import::run(&client, args).await,
         Command::Load(args) => commands::load::run(&client, args).await,
+        Command::Network(cmd) => commands::network::run(&client, cmd).await,
         Command::Plugin(cmd) => commands::plugin::run(&client, cmd).await,
+        Command::Volume(cmd) => commands::volume::run(&client, cmd).await,
         Command::Info(args) => commands::info::run(&client, args).await,
         Command::Version(args) => commands::version::run(&client, args).await,
     }

@@ -14,9 +14,10 @@
 //! labels = { tier = "front" }
 //! rm = true                                 # remove it when it exits (--rm)
 //! detach = true                             # -d
-//! network = "none"                          # "none" or "host" (drivers come later)
-//! restart = "no"                            # policies come with the restart plugin
-//! volumes = []                              # volumes come with the volume plugin
+//! network = "web"                           # a network, "none" or "host" (default: bridge)
+//! ports = ["8080:80"]                       # -p
+//! restart = "on-failure:3"                  # no, always, unless-stopped, on-failure[:N]
+//! volumes = ["data:/data", "/srv/www:/www:ro"] # -v
 //! [resources]
 //! memory = "64m"
 //! cpus = 0.5
@@ -82,7 +83,8 @@ pub struct SpecFile {
     pub detach: Option<bool>,
     pub network: Option<Spanned<String>>,
     pub restart: Option<Spanned<String>>,
-    pub volumes: Option<Spanned<Vec<String>>>,
+    pub volumes: Option<Vec<Spanned<String>>>,
+    pub ports: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub resources: Resources,
 }
@@ -124,22 +126,26 @@ pub fn read(path: &Path) -> Result<Spec, TomlError> {
         create.host_config.pids_limit = pids;
     }
     if let Some(network) = file.network {
-        match network.get_ref().as_str() {
-            "none" | "host" => create.host_config.network_mode = network.get_ref().clone(),
-            other => {
-                return Err(at(network.span(), format!("network {other:?}: only \"none\" and \"host\" exist until network drivers are installed")));
-            }
+        create.host_config.network_mode = network.into_inner();
+    }
+    for port in file.ports.unwrap_or_default() {
+        let (p, binding) = hostctl_api::types::parse_port(port.get_ref()).map_err(|e| at(port.span(), format!("ports: {e}")))?;
+        create.host_config.port_bindings.entry(p).or_default().push(binding);
+    }
+    for volume in file.volumes.unwrap_or_default() {
+        let text = volume.get_ref();
+        let parts: Vec<&str> = text.split(':').collect();
+        if !(2..=3).contains(&parts.len()) || !parts[1].starts_with('/') {
+            return Err(at(volume.span(), format!("volumes: {text:?}: expected NAME:/path[:ro] or /host/dir:/path[:ro]")));
         }
+        create.host_config.binds.push(text.clone());
     }
-    if let Some(restart) = file.restart
-        && restart.get_ref() != "no"
-    {
-        return Err(at(restart.span(), format!("restart {:?}: restart policies arrive with the restart plugin; only \"no\" works yet", restart.get_ref())));
-    }
-    if let Some(volumes) = file.volumes
-        && !volumes.get_ref().is_empty()
-    {
-        return Err(at(volumes.span(), "volumes: volumes arrive with the volume plugin; leave the list empty for now".into()));
+    if let Some(restart) = file.restart {
+        let policy = hostctl_api::types::RestartPolicy::parse(restart.get_ref());
+        if policy.maximum_retry_count < 0 {
+            return Err(at(restart.span(), format!("restart {:?}: the maximum retry count must be a number", restart.get_ref())));
+        }
+        create.host_config.restart_policy = Some(policy);
     }
     Ok(Spec { name: file.name, create, rm: file.rm, detach: file.detach })
 }
@@ -196,7 +202,8 @@ mod tests {
         let err = parse("image = \"busybox\"\n[resources]\nmemory = \"64q\"\n").unwrap_err();
         assert_eq!((err.line, err.column), (3, 10), "{err}");
         assert!(err.to_string().contains("resources.memory"), "{err}");
-        let err = parse("restart = \"always\"\n").unwrap_err();
+        let err = parse("restart = \"on-failure:x\"\n").unwrap_err();
         assert_eq!((err.line, err.column), (1, 11), "{err}");
+        assert_eq!(parse("restart = \"on-failure:3\"\n").unwrap().create.host_config.restart_policy.unwrap().maximum_retry_count, 3);
     }
 }

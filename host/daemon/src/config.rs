@@ -17,8 +17,19 @@
 //! [storage]
 //! driver = "overlay2-store"               # the storage plugin to lay out images with
 //!
+//! [volumes]
+//! driver = "volume-local"                 # the volume plugin of volumes created without
+//!                                         # a driver (Docker's `local` means volume-local)
+//!
 //! [containers]
 //! cgroup-parent = "hostctl"               # containers' cgroups: /<parent>/<id> in each hierarchy
+//!
+//! [restart]
+//! plugin = "restart"                      # the restart policy plugin
+//!
+//! [networks]
+//! default-bridge = "hc-bridge0"           # the bridge device of the default `bridge` network
+//! default-subnet = "172.30.0.0/16"        # default: the bridge driver picks a free /16
 //!
 //! [events]
 //! host = "node1"                          # default: the kernel's hostname; names this
@@ -49,7 +60,10 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     pub plugins: PluginsConfig,
     pub storage: StorageConfig,
+    pub volumes: VolumesConfig,
     pub containers: ContainersSection,
+    pub restart: RestartSection,
+    pub networks: NetworksSection,
     pub events: EventsConfig,
 }
 
@@ -95,7 +109,10 @@ impl Default for Config {
             log_file: None,
             plugins: PluginsConfig::default(),
             storage: StorageConfig::default(),
+            volumes: VolumesConfig::default(),
             containers: ContainersSection::default(),
+            restart: RestartSection::default(),
+            networks: NetworksSection::default(),
             events: EventsConfig::default(),
         }
     }
@@ -113,10 +130,49 @@ impl Default for StorageConfig {
     }
 }
 
+/// `[volumes]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VolumesConfig {
+    /// The volume plugin of volumes created without a driver.
+    pub driver: String,
+}
+
+impl Default for VolumesConfig {
+    fn default() -> Self {
+        VolumesConfig { driver: "volume-local".into() }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ContainersSection {
     pub cgroup_parent: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NetworksSection {
+    pub default_bridge: String,
+    pub default_subnet: Option<String>,
+}
+
+impl Default for NetworksSection {
+    fn default() -> Self {
+        NetworksSection { default_bridge: "hc-bridge0".into(), default_subnet: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RestartSection {
+    pub plugin: String,
+}
+
+impl Default for RestartSection {
+    fn default() -> Self {
+        RestartSection { plugin: "restart".into() }
+    }
 }
 
 impl Default for ContainersSection {

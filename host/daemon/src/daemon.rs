@@ -19,11 +19,14 @@ use hostctl_plugin_runtime::{Defaults, DriverInfo, Loader, Registry, StoragePlug
 use tokio::net::UnixListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::ports::PortProxy;
 use crate::config::Config;
 use crate::containers::{ContainerService, ContainersConfig};
 use crate::events::EventBus;
 use crate::images::ImageService;
+use crate::networks::{NetworkService, NetworksConfig};
 use crate::state::StateStore;
+use crate::volumes::VolumeService;
 
 /// Everything the API serves from.
 pub struct Daemon {
@@ -34,6 +37,8 @@ pub struct Daemon {
     pub events: Arc<EventBus>,
     pub images: Arc<ImageService>,
     pub containers: ContainerService,
+    pub networks: Arc<NetworkService>,
+    pub volumes: VolumeService,
     /// Cancelled when the daemon starts to stop: long-lived streams (`/events`, `wait`,
     /// `logs -f`) end on it so the graceful shutdown does not wait for them.
     pub shutdown: CancellationToken,
@@ -55,9 +60,14 @@ impl Daemon {
             memory_limit: parse_size(&config.plugins.memory_limit).map_err(|e| anyhow::anyhow!("[plugins] memory-limit: {e}"))?,
             call_timeout: Duration::from_millis(config.plugins.call_timeout_ms),
         };
-        let loader = Loader::new(&root.join("plugins/cache"), &root.join("storage"), Arc::new(Kernel), defaults)?
+        let mut loader = Loader::new(&root.join("plugins/cache"), &root.join("storage"), Arc::new(Kernel), defaults)?
             .with_volume_roots(&root.join("volumes"))
             .with_kv(state.clone());
+        // Published ports are proxied by tasks on the daemon's runtime; opened outside one
+        // (a tool reading the data root), nothing can be published.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            loader = loader.with_ports(Arc::new(PortProxy::new(runtime)));
+        }
         let registry = Registry::load_dir(&loader, &config.plugins.dir);
         let driver = &config.storage.driver;
         let Some(storage) = registry.storage(driver) else {
@@ -72,18 +82,41 @@ impl Daemon {
         let driver_info = storage.info()?;
         let events = Arc::new(EventBus::new(config.events.host.clone().unwrap_or_else(host_name)));
         let images = Arc::new(ImageService::open(&root.join("image"), state.clone(), storage.clone(), events.clone())?);
+        let volumes = VolumeService::open(&registry, &config.volumes.driver, state.clone(), events.clone())?;
+        let networks = Arc::new(NetworkService::new(
+            state.clone(),
+            events.clone(),
+            &registry,
+            NetworksConfig { default_bridge: config.networks.default_bridge.clone(), default_subnet: config.networks.default_subnet.clone() },
+        ));
         let containers = ContainerService::new(
             ContainersConfig {
                 root: root.join("containers"),
                 cgroup_parent: config.containers.cgroup_parent.clone(),
                 hostctl: std::env::current_exe().context("finding the hostctl binary (it runs the shims)")?,
+                netns_root: root.join("netns"),
             },
             state,
             images.clone(),
             storage.clone(),
             events.clone(),
+            registry.restart(&config.restart.plugin),
+            networks.clone(),
+            volumes.clone(),
         )?;
-        Ok(Daemon { config, registry, storage, driver_info, events, images, containers, shutdown: CancellationToken::new(), _loader: loader })
+        Ok(Daemon {
+            config,
+            registry,
+            storage,
+            driver_info,
+            events,
+            images,
+            containers,
+            networks,
+            volumes,
+            shutdown: CancellationToken::new(),
+            _loader: loader,
+        })
     }
 }
 
@@ -99,6 +132,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         shutdown.cancel();
     });
     crate::events::start(&daemon.events, &daemon.config.events, daemon.shutdown.clone())?;
+    daemon.networks.ensure_defaults().await?;
     daemon.containers.recover().await?;
     let listener = bind(&socket)?;
     tracing::info!(socket = %socket.display(), driver = %daemon.driver_info.name, "serving");

@@ -10,8 +10,13 @@
 //!   objects are created.
 //! - [`containers`]: the container service: lifecycle, supervision through shims,
 //!   logs, and re-adoption after a daemon restart.
+//! - [`networks`]: the network service: networks provided by network plugins, and
+//!   connecting containers to them.
 //! - [`images`]: the image service: `load`, `import`, `images`, layers applied by the
 //!   storage plugin, rootfs mounts, and crash recovery.
+//! - [`volumes`]: the volume service: volumes by name, provided by volume plugins, and
+//!   the mounts containers use.
+//! - [`ports`]: published ports (`-p`), relayed by a userland proxy as docker-proxy does.
 //! - [`events`]: the event bus every lifecycle step publishes on.
 //! - [`api`]: the HTTP handlers, one module per resource; [`progress`] streams Docker's
 //!   JSON messages for long work.
@@ -24,8 +29,11 @@ pub mod daemon;
 pub mod detach;
 pub mod events;
 pub mod images;
+pub mod networks;
+pub mod ports;
 pub mod progress;
 pub mod state;
+pub mod volumes;
 
 use std::process::ExitCode;
 

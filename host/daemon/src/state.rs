@@ -24,6 +24,10 @@ pub enum Table {
     Containers,
     /// `<plugin>\0<key>` -> a plugin's value (`hostctl:host/kv`).
     PluginKv,
+    /// Volume name -> volume record.
+    Volumes,
+    /// Network id -> network record.
+    Networks,
 }
 
 impl Table {
@@ -34,6 +38,8 @@ impl Table {
             Table::Layers => "layers",
             Table::Containers => "containers",
             Table::PluginKv => "plugin_kv",
+            Table::Volumes => "volumes",
+            Table::Networks => "networks",
         })
     }
 }
@@ -72,7 +78,7 @@ impl StateStore {
         let store = StateStore { db, path: path.to_owned() };
         // Create every table so reads never meet a missing one.
         store.write(|txn| {
-            for table in [Table::Images, Table::Tags, Table::Layers, Table::Containers, Table::PluginKv] {
+            for table in [Table::Images, Table::Tags, Table::Layers, Table::Containers, Table::PluginKv, Table::Volumes, Table::Networks] {
                 txn.txn.open_table(table.definition()).map_err(|e| txn.db_err(e))?;
             }
             Ok(())

@@ -46,12 +46,21 @@ pub struct ContainerFlags {
     /// Tune container pids limit (-1 for unlimited)
     #[arg(long)]
     pub pids_limit: Option<i64>,
-    /// Network: "none" (only lo, the default) or "host"
-    #[arg(long)]
+    /// Connect to a network: a network's name, "none" (only lo) or "host" [default: bridge]
+    #[arg(long, alias = "net")]
     pub network: Option<String>,
+    /// Publish a container's port to the host ([ip:]host-port:container-port[/proto])
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Bind a volume or a host directory (NAME:/path[:ro] or /host/dir:/path[:ro])
+    #[arg(short = 'v', long = "volume")]
+    pub volumes: Vec<String>,
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Restart policy: no, always, unless-stopped, on-failure[:max-retries]
+    #[arg(long)]
+    pub restart: Option<String>,
     /// Print usage
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -117,6 +126,14 @@ impl ContainerFlags {
         }
         if let Some(n) = &self.network {
             create.host_config.network_mode = n.clone();
+        }
+        for p in &self.publish {
+            let (port, binding) = hostctl_api::types::parse_port(p).map_err(invalid)?;
+            create.host_config.port_bindings.entry(port).or_default().push(binding);
+        }
+        create.host_config.binds.extend(self.volumes.iter().cloned());
+        if let Some(r) = &self.restart {
+            create.host_config.restart_policy = Some(hostctl_api::types::RestartPolicy::parse(r));
         }
         create.host_config.auto_remove = self.rm || spec.rm.unwrap_or(false);
         Ok(Request { name: self.name.clone().or(spec.name), create, detach: spec.detach })

@@ -9,13 +9,16 @@ pub mod inspect;
 pub mod kill;
 pub mod load;
 pub mod logs;
+pub mod network;
 pub mod plugin;
 pub mod ps;
+pub mod restart;
 pub mod rm;
 pub mod run;
 pub mod start;
 pub mod stop;
 pub mod version;
+pub mod volume;
 pub mod wait;
 
 use std::future::Future;

@@ -32,6 +32,11 @@ fn command_cell(command: &str, no_trunc: bool) -> String {
     }
 }
 
+/// `0.0.0.0:8080->80/tcp, 0.0.0.0:8443->443/tcp`.
+fn ports_cell(c: &hostctl_api::types::ContainerSummary) -> String {
+    c.ports.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
 pub async fn run(client: &Client, args: PsArgs) -> anyhow::Result<ExitCode> {
     let containers = client.containers(args.all).await?;
     let id = |full: &str| if args.no_trunc { full.to_owned() } else { short_id(full) };
@@ -52,7 +57,7 @@ pub async fn run(client: &Client, args: PsArgs) -> anyhow::Result<ExitCode> {
                         command_cell(&c.command, args.no_trunc),
                         time_ago(c.created),
                         c.status.clone(),
-                        String::new(),
+                        ports_cell(c),
                         c.names.iter().map(|n| n.trim_start_matches('/')).collect::<Vec<_>>().join(","),
                     ]
                 })
@@ -68,6 +73,7 @@ pub async fn run(client: &Client, args: PsArgs) -> anyhow::Result<ExitCode> {
                     "RunningFor": time_ago(c.created),
                     "State": c.state,
                     "Status": c.status,
+                    "Ports": ports_cell(c),
                     "Names": c.names.iter().map(|n| n.trim_start_matches('/')).collect::<Vec<_>>().join(","),
                 });
                 println!("{line}");

@@ -42,7 +42,10 @@ pub async fn run(client: &Client, args: RunArgs) -> anyhow::Result<ExitCode> {
         println!("{id}");
         return Ok(ExitCode::SUCCESS);
     }
-    let waiting = client.wait_container(&id, "next-exit").await?;
+    // As Docker's CLI: with --rm, the exit code once the container is removed, so a
+    // `ps -a` right after `run --rm` no longer lists it.
+    let condition = if request.create.host_config.auto_remove { "removed" } else { "next-exit" };
+    let waiting = client.wait_container(&id, condition).await?;
     let mut logs = client.logs(&id, &LogsOptions { follow: true, tail: None, stdout: true, stderr: true }).await?;
     if let Err(e) = client.start_container(&id).await {
         let code = start_failure_code(client, &id).await;

@@ -56,6 +56,11 @@ pub async fn stop(State(daemon): State<Arc<Daemon>>, Path(id): Path<String>, Que
     Ok(if stopped { StatusCode::NO_CONTENT } else { StatusCode::NOT_MODIFIED })
 }
 
+pub async fn restart(State(daemon): State<Arc<Daemon>>, Path(id): Path<String>, Query(q): Query<StopQuery>) -> Result<StatusCode, Failure> {
+    daemon.containers.restart(&id, q.t.map(Duration::from_secs)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct KillQuery {
     signal: Option<String>,

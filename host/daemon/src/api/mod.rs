@@ -1,12 +1,14 @@
 //! The HTTP API on the Unix socket: routes, and errors as Docker's `{"message"}` with a
 //! `kind`, mapped to status by [`hostctl_api::ErrorKind::status`]. One module per
-//! resource: [`containers`], [`images`], [`plugins`], [`system`].
+//! resource: [`containers`], [`images`], [`networks`], [`plugins`], [`system`], [`volumes`].
 
 pub mod containers;
 pub mod events;
 pub mod images;
+pub mod networks;
 pub mod plugins;
 pub mod system;
+pub mod volumes;
 
 use std::sync::Arc;
 
@@ -33,11 +35,18 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/start", post(containers::start))
         .route("/containers/{id}/stop", post(containers::stop))
         .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/restart", post(containers::restart))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/logs", get(containers::logs))
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/{id}", get(networks::inspect).delete(networks::remove))
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))
         .route("/images/create", post(images::create))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/{name}", get(volumes::inspect).delete(volumes::remove))
         .with_state(daemon)
 }
 

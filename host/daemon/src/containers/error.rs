@@ -28,6 +28,8 @@ pub enum ContainerError {
     Shim(#[from] ShimError),
     #[error(transparent)]
     Plugin(#[from] hostctl_plugin_runtime::PluginError),
+    #[error("{0}")]
+    Network(String),
     #[error("container {id}: {what}: {source}")]
     Io {
         id: String,
@@ -50,6 +52,7 @@ impl From<ContainerError> for ApiError {
             ContainerError::StartFailed { exit_code: 126 | 127, .. } => ErrorKind::InvalidArgument,
             ContainerError::StartFailed { .. } => ErrorKind::Internal,
             ContainerError::Plugin(ref p) if p.kind() == hostctl_plugin_runtime::ErrorKind::PluginFailed => ErrorKind::PluginFailed,
+            ContainerError::Network(_) => ErrorKind::InvalidArgument,
             ContainerError::Plugin(_)
             | ContainerError::State(_)
             | ContainerError::Spec(_)

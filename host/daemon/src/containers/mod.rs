@@ -22,22 +22,24 @@
 //! from `exit.json`) and undoes half-finished starts (a rootfs mounted for a container
 //! that is not running).
 
+pub mod attach;
 mod error;
 pub mod logs;
 mod names;
 pub mod records;
+mod restart;
 mod shim;
 pub mod signals;
 pub mod spec;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use hostctl_api::types::{ContainerCreate, ContainerSummary};
+use hostctl_api::types::{ContainerCreate, ContainerSummary, PortSummary};
 use hostctl_image::timestamp::{format_rfc3339, parse_rfc3339};
-use hostctl_plugin_runtime::StoragePlugin;
+use hostctl_plugin_runtime::{RestartPlugin, StoragePlugin};
 use hostctl_shim::bundle::Bundle;
 use hostctl_shim::protocol::ExitInfo;
 use rand::RngCore;
@@ -48,6 +50,8 @@ use records::{ContainerRecord, State, Status};
 
 use crate::events::EventBus;
 use crate::images::ImageService;
+use crate::networks::{DEFAULT_NETWORK, NetworkService};
+use crate::volumes::VolumeService;
 use crate::state::{StateStore, Table};
 
 /// The PATH a container gets when neither its image nor its request sets one (Docker's).
@@ -88,6 +92,8 @@ pub struct ContainersConfig {
     pub cgroup_parent: String,
     /// The `hostctl` binary that runs shims.
     pub hostctl: PathBuf,
+    /// Where containers' network namespaces are kept (`<data-root>/netns`).
+    pub netns_root: PathBuf,
 }
 
 /// The container service; cheap to clone (all clones share one state).
@@ -102,6 +108,16 @@ struct Inner {
     images: Arc<ImageService>,
     storage: Arc<StoragePlugin>,
     events: Arc<EventBus>,
+    /// The restart policy plugin, if one is loaded.
+    restart: Option<Arc<RestartPlugin>>,
+    networks: Arc<NetworkService>,
+    volumes: VolumeService,
+    /// Restarts waiting for their delay, by container.
+    pending: Mutex<HashMap<String, tokio_util::sync::CancellationToken>>,
+    /// Containers a user is stopping or killing: their next exit is not the policy's.
+    user_stopping: Mutex<HashSet<String>>,
+    /// Containers a restart policy is starting right now (past their delay).
+    restarting_now: Mutex<HashSet<String>>,
     /// Per container: its exit state, for waiters.
     watches: Mutex<HashMap<String, watch::Sender<ExitState>>>,
     /// Per container: serializes start, exit handling and removal.
@@ -116,10 +132,27 @@ impl ContainerService {
         images: Arc<ImageService>,
         storage: Arc<StoragePlugin>,
         events: Arc<EventBus>,
+        restart: Option<Arc<RestartPlugin>>,
+        networks: Arc<NetworkService>,
+        volumes: VolumeService,
     ) -> Result<Self, ContainerError> {
         std::fs::create_dir_all(&config.root).map_err(|source| ContainerError::Io { id: String::new(), what: "creating the containers dir", source })?;
         Ok(ContainerService {
-            inner: Arc::new(Inner { config, state, images, storage, events, watches: Mutex::default(), locks: Mutex::default() }),
+            inner: Arc::new(Inner {
+                config,
+                state,
+                images,
+                storage,
+                events,
+                restart,
+                networks,
+                volumes,
+                pending: Mutex::default(),
+                user_stopping: Mutex::default(),
+                restarting_now: Mutex::default(),
+                watches: Mutex::default(),
+                locks: Mutex::default(),
+            }),
         })
     }
 
@@ -204,11 +237,17 @@ impl ContainerService {
                 }
             },
         };
-        let network = request.host_config.network_mode.as_str();
-        if !matches!(network, "" | "none" | "host") {
-            return Err(ContainerError::Invalid(format!(
-                "network {network:?}: only \"none\" and \"host\" are available until network drivers are installed"
-            )));
+        let mut request = request;
+        request.host_config.network_mode = match request.host_config.network_mode.as_str() {
+            // Docker's default: the `bridge` network, when its driver is installed.
+            "" | "default" => {
+                if self.inner.networks.resolve(DEFAULT_NETWORK).is_ok() { DEFAULT_NETWORK.to_owned() } else { "none".to_owned() }
+            }
+            "none" | "host" => request.host_config.network_mode.clone(),
+            name => self.inner.networks.resolve(name).map_err(|e| ContainerError::Network(e.to_string()))?.name,
+        };
+        for bind in &request.host_config.binds {
+            attach::Bind::parse(bind).map_err(ContainerError::Invalid)?;
         }
         let images = self.inner.images.clone();
         let image_name = request.image.clone();
@@ -259,7 +298,14 @@ impl ContainerService {
             cgroup_path: format!("/{}/{id}", self.inner.config.cgroup_parent.trim_matches('/')),
             state: State::created(),
             rootfs: None,
+            restart_count: 0,
+            restart_delay_ms: 0,
+            stopped_by_user: false,
+            netns: None,
+            endpoints: Vec::new(),
+            mounts: Vec::new(),
         };
+        self.validate_restart(&record).await?;
         if !record.working_dir.is_empty() && !record.working_dir.starts_with('/') {
             return Err(ContainerError::Invalid(format!("working directory {:?} is not an absolute path", record.working_dir)));
         }
@@ -301,15 +347,29 @@ impl ContainerService {
         let _ = self.inner.state.write(|t| t.delete(Table::Containers, &record.id));
     }
 
-    /// `POST /containers/{id}/start`. `Ok(false)` if it was running already.
+    /// `POST /containers/{id}/start`: a manual start, which resets the restart count.
+    /// `Ok(false)` if it was running already.
     pub async fn start(&self, name: &str) -> Result<bool, ContainerError> {
         let id = self.resolve(name)?.id;
+        self.cancel_restart(&id);
+        self.start_inner(&id, true).await
+    }
+
+    /// Start `id`; a `manual` start resets its restart count and its "stopped by a user".
+    pub(super) async fn start_inner(&self, id: &str, manual: bool) -> Result<bool, ContainerError> {
+        let id = id.to_owned();
         let lock = self.lock(&id);
         let _held = lock.lock().await;
         let mut record = self.resolve(&id)?;
         if record.state.status == Status::Running {
             return Ok(false);
         }
+        if manual {
+            record.restart_count = 0;
+            record.restart_delay_ms = 0;
+            record.stopped_by_user = false;
+        }
+        record.state.restarting = false;
         let bundle = self.bundle(&id);
         let t0 = std::time::Instant::now();
         // Mount, and record the mount before relying on it.
@@ -319,14 +379,16 @@ impl ContainerService {
         record.rootfs = Some(mounted.clone());
         let t_mount = t0.elapsed();
         self.save(&record)?;
+        let attached = self.attach(&mut record).await;
         let t_saved = t0.elapsed();
         let started = async {
+            attached?;
             let _ = std::fs::remove_file(bundle.exit());
             write_file(&bundle.hostname_file(), &format!("{}\n", record.hostname), &id)?;
             let hosts = if record.host_config.network_mode == "host" {
-                std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| spec::hosts_file(&record.hostname))
+                std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| spec::hosts_file(&record.hostname, None))
             } else {
-                spec::hosts_file(&record.hostname)
+                spec::hosts_file(&record.hostname, attach::address(&record))
             };
             write_file(&bundle.hosts_file(), &hosts, &id)?;
             let config = spec::build(&record, &mounted.rootfs, &bundle)?;
@@ -345,6 +407,7 @@ impl ContainerService {
         let started = match failure {
             Ok(started) => started,
             Err((message, exit_code)) => {
+                self.release(&mut record).await;
                 self.unmount(&mut record).await;
                 record.state.exit_code = exit_code;
                 record.state.error = message.clone();
@@ -358,6 +421,7 @@ impl ContainerService {
             shim_pid: started.shim_pid,
             exit_code: 0,
             oom_killed: false,
+            restarting: false,
             error: String::new(),
             started_at: Some(started.started_at),
             finished_at: None,
@@ -366,7 +430,7 @@ impl ContainerService {
         tracing::debug!(
             container = %id,
             mount_ms = t_mount.as_secs_f64() * 1e3,
-            record_ms = (t_saved - t_mount).as_secs_f64() * 1e3,
+            attach_ms = (t_saved - t_mount).as_secs_f64() * 1e3,
             shim_ms = (t_shim - t_saved).as_secs_f64() * 1e3,
             total_ms = t0.elapsed().as_secs_f64() * 1e3,
             "started"
@@ -406,6 +470,7 @@ impl ContainerService {
     /// Record an exit, unmount, publish `oom`/`die`, wake waiters, auto-remove.
     async fn handle_exit(&self, id: &str, info: ExitInfo) -> Result<(), ContainerError> {
         let auto_remove;
+        let exited;
         {
             let lock = self.lock(id);
             let _held = lock.lock().await;
@@ -416,6 +481,7 @@ impl ContainerService {
             if info.oom_killed {
                 self.publish(&record, "oom", []);
             }
+            self.release(&mut record).await;
             self.unmount(&mut record).await;
             record.state.status = Status::Exited;
             record.state.exit_code = info.exit_code;
@@ -432,9 +498,12 @@ impl ContainerService {
                 s.running = false;
             });
             auto_remove = record.host_config.auto_remove;
+            exited = record;
         }
         if auto_remove {
             self.remove(id, false).await?;
+        } else {
+            self.after_exit(exited).await?;
         }
         Ok(())
     }
@@ -444,6 +513,7 @@ impl ContainerService {
         let lock = self.lock(id);
         let _held = lock.lock().await;
         let Ok(mut record) = self.resolve(id) else { return };
+        self.release(&mut record).await;
         self.unmount(&mut record).await;
         record.state.status = Status::Dead;
         record.state.exit_code = 255;
@@ -475,11 +545,31 @@ impl ContainerService {
     pub async fn kill(&self, name: &str, signal: i32) -> Result<(), ContainerError> {
         let record = self.resolve(name)?;
         if record.state.status != Status::Running {
+            // A user's kill also cancels a restart that is waiting.
+            if self.cancel_restart(&record.id) {
+                self.mark_stopped_by_user(&record.id);
+                return Ok(());
+            }
             return Err(ContainerError::Conflict(format!("container {} is not running", record.name)));
         }
-        self.publish(&record, "kill", [("signal", signal.to_string())]);
+        self.user_stops(&record.id);
+        self.signal(&record, signal).await
+    }
+
+    /// Send `signal` to a running container (no policy bookkeeping).
+    async fn signal(&self, record: &ContainerRecord, signal: i32) -> Result<(), ContainerError> {
+        self.publish(record, "kill", [("signal", signal.to_string())]);
         shim::kill(&self.bundle(&record.id), signal).await?;
         Ok(())
+    }
+
+    /// A user stopped a container that was not running (its waiting restart cancelled).
+    fn mark_stopped_by_user(&self, id: &str) {
+        if let Ok(mut record) = self.resolve(id) {
+            record.stopped_by_user = true;
+            record.state.restarting = false;
+            let _ = self.save(&record);
+        }
     }
 
     /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after `timeout`.
@@ -487,17 +577,26 @@ impl ContainerService {
     pub async fn stop(&self, name: &str, timeout: Option<Duration>) -> Result<bool, ContainerError> {
         let record = self.resolve(name)?;
         if record.state.status != Status::Running {
+            // A restart waiting for its delay, or already starting the container: the
+            // user's stop wins (the starting one sees it, and its exit is not restarted).
+            if self.user_stops(&record.id) || self.inner.restarting_now.lock().expect("restarting_now").contains(&record.id) {
+                self.mark_stopped_by_user(&record.id);
+                self.publish(&record, "stop", []);
+                return Ok(true);
+            }
+            self.inner.user_stopping.lock().expect("user_stopping").remove(&record.id);
             return Ok(false);
         }
+        self.user_stops(&record.id);
         let signal = signals::parse(&record.stop_signal).unwrap_or(libc::SIGTERM);
         let exited = self.waiter(&record.id, WaitCondition::NotRunning)?;
         tokio::pin!(exited);
-        if self.kill(&record.id, signal).await.is_ok() {
+        if self.signal(&record, signal).await.is_ok() {
             let grace = tokio::time::sleep(timeout.unwrap_or(DEFAULT_STOP_TIMEOUT));
             tokio::select! {
                 _ = &mut exited => {}
                 _ = grace => {
-                    if self.kill(&record.id, libc::SIGKILL).await.is_ok() {
+                    if self.signal(&record, libc::SIGKILL).await.is_ok() {
                         exited.await;
                     }
                 }
@@ -550,7 +649,8 @@ impl ContainerService {
                 )));
             }
             let exited = self.waiter(&record.id, WaitCondition::NotRunning)?;
-            if self.kill(&record.id, libc::SIGKILL).await.is_ok() {
+            self.user_stops(&record.id);
+            if self.signal(&record, libc::SIGKILL).await.is_ok() {
                 exited.await;
             }
         }
@@ -558,6 +658,7 @@ impl ContainerService {
         let lock = self.lock(&id);
         let _held = lock.lock().await;
         let Ok(mut record) = self.resolve(&id) else { return Ok(()) };
+        self.cancel_restart(&id);
         self.unmount(&mut record).await;
         let storage = self.inner.storage.clone();
         let layer = id.clone();
@@ -592,9 +693,26 @@ impl ContainerService {
                 state: r.state.status.as_str().to_owned(),
                 status: status_line(&r.state),
                 labels: r.labels.clone(),
+                ports: r
+                    .endpoints
+                    .iter()
+                    .flat_map(|e| &e.ports)
+                    .map(|p| PortSummary {
+                        ip: p.host_ip.clone().unwrap_or_else(|| "0.0.0.0".into()),
+                        private_port: p.container_port,
+                        public_port: p.host_port,
+                        protocol: p.protocol.clone(),
+                    })
+                    .collect(),
                 id: r.id,
             })
             .collect())
+    }
+
+    /// The names of containers attached to network `network_id` now (with an endpoint on
+    /// it, as Docker's "active endpoints"; a stopped container holds none).
+    pub fn users_of_network(&self, network_id: &str) -> Result<Vec<String>, ContainerError> {
+        Ok(self.records()?.into_iter().filter(|r| r.endpoints.iter().any(|e| e.network_id == network_id)).map(|r| r.name).collect())
     }
 
     /// The bundle's log file and whether the container may still write to it: while it
@@ -624,7 +742,7 @@ impl ContainerService {
                 "Status": s.status.as_str(),
                 "Running": s.status == Status::Running,
                 "Paused": false,
-                "Restarting": false,
+                "Restarting": s.restarting,
                 "OOMKilled": s.oom_killed,
                 "Dead": s.status == Status::Dead,
                 "Pid": s.pid,
@@ -633,6 +751,7 @@ impl ContainerService {
                 "StartedAt": s.started_at.clone().unwrap_or_else(|| zero.clone()),
                 "FinishedAt": s.finished_at.clone().unwrap_or(zero),
             },
+            "RestartCount": r.restart_count,
             "Image": r.image_id.to_string(),
             "Name": format!("/{}", r.name),
             "LogPath": bundle.log(),
@@ -643,7 +762,26 @@ impl ContainerService {
                 "Name": self.inner.storage.name(),
                 "Data": r.rootfs.as_ref().map(|m| serde_json::json!({"MergedDir": m.rootfs})),
             },
-            "Mounts": [],
+            "Mounts": r.mounts.iter().map(|m| serde_json::json!({
+                "Type": m.kind,
+                "Name": m.name,
+                "Source": m.source,
+                "Destination": m.destination,
+                "RW": !m.read_only,
+            })).collect::<Vec<_>>(),
+            "NetworkSettings": {
+                "SandboxKey": r.netns,
+                "IPAddress": r.endpoints.first().and_then(|e| e.address.split('/').next()).unwrap_or(""),
+                "Networks": r.endpoints.iter().map(|e| (e.network.clone(), serde_json::json!({
+                    "NetworkID": e.network_id,
+                    "EndpointID": e.endpoint_id,
+                    "IPAddress": e.address.split('/').next(),
+                    "IPPrefixLen": e.address.split('/').nth(1).and_then(|p| p.parse::<u8>().ok()),
+                    "Gateway": e.gateway,
+                    "MacAddress": e.mac,
+                }))).collect::<serde_json::Map<_, _>>(),
+                "Ports": r.host_config.port_bindings,
+            },
             "Config": {
                 "Hostname": r.hostname,
                 "User": r.user,
@@ -661,6 +799,7 @@ impl ContainerService {
                 "AutoRemove": r.host_config.auto_remove,
                 "NetworkMode": if r.host_config.network_mode.is_empty() { "none" } else { r.host_config.network_mode.as_str() },
                 "CgroupParent": self.inner.config.cgroup_parent,
+                "RestartPolicy": r.host_config.restart_policy.clone().unwrap_or(hostctl_api::types::RestartPolicy { name: "no".into(), maximum_retry_count: 0 }),
             },
             "CgroupPath": r.cgroup_path,
             "ShimPid": s.shim_pid,
@@ -688,13 +827,15 @@ impl ContainerService {
                         self.mark_dead(&record.id, "no shim socket and no exit record at daemon start").await;
                     }
                 }
-                _ if record.rootfs.is_some() => {
-                    tracing::warn!(container = %record.id, "unmounting a rootfs a crash left mounted");
+                _ if record.rootfs.is_some() || record.netns.is_some() || !record.endpoints.is_empty() || !record.mounts.is_empty() => {
+                    tracing::warn!(container = %record.id, "undoing a start a crash left half-done");
+                    self.release(&mut record).await;
                     self.unmount(&mut record).await;
                 }
                 _ => {}
             }
         }
+        self.restart_at_daemon_start().await?;
         // Bundles without a record: a create that a crash cut short.
         for entry in std::fs::read_dir(&self.inner.config.root).into_iter().flatten().flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();
@@ -753,6 +894,7 @@ fn status_line(state: &State) -> String {
     match state.status {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}", since(&state.started_at)),
+        Status::Exited if state.restarting => format!("Restarting ({}) {} ago", state.exit_code, since(&state.finished_at)),
         Status::Exited => format!("Exited ({}) {} ago", state.exit_code, since(&state.finished_at)),
         Status::Dead => "Dead".into(),
     }

@@ -40,6 +40,9 @@ pub struct State {
     pub shim_pid: i32,
     pub exit_code: i32,
     pub oom_killed: bool,
+    /// Waiting for its restart policy's delay to pass.
+    #[serde(default)]
+    pub restarting: bool,
     /// Why it could not start, if it could not.
     pub error: String,
     /// RFC 3339 with nanoseconds.
@@ -55,6 +58,7 @@ impl State {
             shim_pid: 0,
             exit_code: 0,
             oom_killed: false,
+            restarting: false,
             error: String::new(),
             started_at: None,
             finished_at: None,
@@ -89,4 +93,23 @@ pub struct ContainerRecord {
     pub state: State,
     /// The rootfs while mounted (from start until the exit is handled).
     pub rootfs: Option<MountedLayer>,
+    /// Automatic restarts since the last manual start (Docker's `RestartCount`).
+    #[serde(default)]
+    pub restart_count: u32,
+    /// The delay before the last automatic restart, for the policy's back-off.
+    #[serde(default)]
+    pub restart_delay_ms: u64,
+    /// A user stopped or killed it (Docker's `HasBeenManuallyStopped`), so
+    /// `unless-stopped` leaves it stopped across daemon restarts.
+    #[serde(default)]
+    pub stopped_by_user: bool,
+    /// Its network namespace while it runs on a network.
+    #[serde(default)]
+    pub netns: Option<std::path::PathBuf>,
+    /// Its places on networks while it runs.
+    #[serde(default)]
+    pub endpoints: Vec<crate::networks::Endpoint>,
+    /// Volumes and host directories bound into it while it runs.
+    #[serde(default)]
+    pub mounts: Vec<super::attach::MountPoint>,
 }

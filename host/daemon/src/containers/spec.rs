@@ -83,6 +83,21 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
             }
         }
     }
+    for point in &record.mounts {
+        let mut options = vec!["rbind".to_owned(), "rprivate".to_owned()];
+        if point.read_only {
+            options.push("ro".into());
+        }
+        mounts.push(
+            MountBuilder::default()
+                .destination(point.destination.clone())
+                .typ("bind")
+                .source(point.source.clone())
+                .options(options)
+                .build()
+                .map_err(|e| err(&e))?,
+        );
+    }
     for (file, dest) in [(bundle.hostname_file(), "/etc/hostname"), (bundle.hosts_file(), "/etc/hosts")] {
         mounts.push(
             MountBuilder::default()
@@ -95,15 +110,20 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
         );
     }
 
-    let mut namespaces = vec![LinuxNamespaceType::Pid, LinuxNamespaceType::Mount, LinuxNamespaceType::Uts, LinuxNamespaceType::Ipc];
-    if !host_network {
-        namespaces.push(LinuxNamespaceType::Network);
-    }
-    let namespaces = namespaces
+    let mut namespaces = [LinuxNamespaceType::Pid, LinuxNamespaceType::Mount, LinuxNamespaceType::Uts, LinuxNamespaceType::Ipc]
         .into_iter()
         .map(|t| LinuxNamespaceBuilder::default().typ(t).build())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| err(&e))?;
+    if !host_network {
+        // Its own network namespace: the one a network connected (by path), or a fresh
+        // one with only `lo` (`--network none`).
+        let mut net = LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Network);
+        if let Some(path) = &record.netns {
+            net = net.path(path.clone());
+        }
+        namespaces.push(net.build().map_err(|e| err(&e))?);
+    }
 
     let hc = &record.host_config;
     let mut resources = LinuxResourcesBuilder::default();
@@ -144,11 +164,13 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
         .map_err(|e| err(&e))
 }
 
-/// `/etc/hosts` for a container of its own network namespace (Docker's, minus the
-/// address a network would give it).
-pub fn hosts_file(hostname: &str) -> String {
+/// `/etc/hosts` for a container of its own network namespace, as Docker writes it: the
+/// loopback names, then the hostname on the container's address (`address`, without its
+/// prefix length), or on 127.0.1.1 when it has none (`--network none`).
+pub fn hosts_file(hostname: &str, address: Option<&str>) -> String {
+    let address = address.unwrap_or("127.0.1.1");
     format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{address}\t{hostname}\n"
     )
 }
 
@@ -176,6 +198,12 @@ mod tests {
             cgroup_path: "/hostctl/ccc".into(),
             state: State::created(),
             rootfs: None,
+            restart_count: 0,
+            restart_delay_ms: 0,
+            stopped_by_user: false,
+            netns: None,
+            endpoints: Vec::new(),
+            mounts: Vec::new(),
         }
     }
 
