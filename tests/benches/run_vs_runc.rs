@@ -1,6 +1,8 @@
 //! `hostctl run --rm IMAGE true` (daemon warm) against `runc run` of an equivalent OCI
-//! bundle (Debian's runc, the bare OCI runtime), side by side in one run: the two
-//! alternate, so both see the same machine load. Prints medians and the ratio.
+//! bundle (Debian's runc, the bare OCI runtime), side by side in one run: hostctl with
+//! `--network none` (the same namespaces as runc's, lo only), hostctl on the default
+//! bridge network (a veth pair, an address and a route from the bridge driver's plan),
+//! and runc alternate, so all see the same machine load. Prints medians and ratios.
 //!
 //! hostctl does more per run: it creates a writable layer through the WASM storage driver,
 //! mounts it, writes a bundle, supervises through a shim, keeps a log, publishes events,
@@ -69,10 +71,10 @@ fn main() {
     let bundle = daemon.dir().join("runc-bundle");
     runc_bundle(&bundle);
 
-    let hostctl = || {
+    let hostctl = |network: &str| {
         let started = Instant::now();
         let status = Command::new(hostctl_bin())
-            .args(["-H", &daemon.host(), "run", "--rm", "busybox", "true"])
+            .args(["-H", &daemon.host(), "run", "--rm", "--network", network, "busybox", "true"])
             .stdin(Stdio::null())
             .status()
             .unwrap();
@@ -89,19 +91,29 @@ fn main() {
         assert!(status.success(), "runc run failed");
         started.elapsed()
     };
-    // Warm both up (page cache, the daemon's first container).
-    hostctl();
+    // Warm all up (page cache, the daemon's first container, the bridge's first veth).
+    hostctl("none");
+    hostctl("bridge");
     runc(runs);
-    let (mut h, mut r) = (Vec::new(), Vec::new());
+    let (mut none, mut bridge, mut r) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {
-        h.push(hostctl());
+        none.push(hostctl("none"));
+        bridge.push(hostctl("bridge"));
         r.push(runc(i));
     }
-    let (hm, rm) = (median(h.clone()), median(r.clone()));
-    println!("run --rm true, {runs} runs each, alternating (medians)");
-    println!("  hostctl run --rm busybox true   {:>8.2} ms   (min {:.2}, max {:.2})", ms(hm), ms(*h.iter().min().unwrap()), ms(*h.iter().max().unwrap()));
-    println!("  runc run (bundle, true)         {:>8.2} ms   (min {:.2}, max {:.2})", ms(rm), ms(*r.iter().min().unwrap()), ms(*r.iter().max().unwrap()));
-    println!("  ratio hostctl / runc            {:>8.2}", hm.as_secs_f64() / rm.as_secs_f64());
+    let line = |what: &str, samples: &[Duration]| {
+        let m = median(samples.to_vec());
+        let (lo, hi) = (samples.iter().min().unwrap(), samples.iter().max().unwrap());
+        println!("  {what:<44} {:>8.2} ms   (min {:.2}, max {:.2})", ms(m), ms(*lo), ms(*hi));
+        m
+    };
+    println!("run --rm true, {runs} runs of each, alternating (medians)");
+    let nm = line("hostctl run --rm --network none busybox true", &none);
+    let bm = line("hostctl run --rm busybox true (default bridge)", &bridge);
+    let rm = line("runc run (bundle, true, own netns with lo)", &r);
+    println!("  ratio hostctl --network none / runc            {:>8.2}", nm.as_secs_f64() / rm.as_secs_f64());
+    println!("  ratio hostctl on the bridge / runc             {:>8.2}", bm.as_secs_f64() / rm.as_secs_f64());
+    println!("  the bridge's cost (veth, address, route, IPAM) {:>8.2} ms", ms(bm) - ms(nm));
     let mut daemon = daemon;
     daemon.stop();
 }

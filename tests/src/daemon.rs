@@ -76,6 +76,10 @@ pub struct TestDaemon {
     dir: tempfile::TempDir,
     child: Option<Child>,
     cgroup_parent: String,
+    /// The default network's bridge device the harness named (and deletes at drop).
+    default_bridge: Option<String>,
+    /// The bridges of the daemon's networks when it was last stopped.
+    bridges: Vec<String>,
 }
 
 impl TestDaemon {
@@ -96,14 +100,35 @@ impl TestDaemon {
         // count what it left.
         let name = dir.path().file_name().expect("a temp dir has a name").to_string_lossy().into_owned();
         let cgroup_parent = name.clone();
-        let config = if options.config.contains("[containers]") {
+        let mut config = if options.config.contains("[containers]") {
             options.config.clone()
         } else {
             format!("{}\n[containers]\ncgroup-parent = \"{cgroup_parent}\"\n", options.config)
         };
+        // And a default bridge of their own (`hc-t-` and the temp dir's random suffix),
+        // deleted when the test ends: the daemon keeps it, as Docker keeps docker0.
+        let default_bridge = (!config.contains("default-bridge")).then(|| format!("hc-t-{}", &name["hostctl-test-".len()..]));
+        if let Some(bridge) = &default_bridge {
+            let line = format!("default-bridge = \"{bridge}\"\n");
+            config = match config.find("[networks]\n") {
+                Some(at) => format!("{}{line}{}", &config[..at + "[networks]\n".len()], &config[at + "[networks]\n".len()..]),
+                None => format!("{config}\n[networks]\n{line}"),
+            };
+        }
         std::fs::write(dir.path().join("hostctl.toml"), config).expect("writing the config");
-        let mut daemon = TestDaemon { dir, child: None, cgroup_parent };
+        let mut daemon = TestDaemon { dir, child: None, cgroup_parent, default_bridge, bridges: Vec::new() };
         daemon.spawn().unwrap_or_else(|log| panic!("the daemon did not start:\n{log}"));
+        daemon
+    }
+
+    /// A daemon with the bundled plugins, the default config and `busybox:latest` loaded
+    /// (from Debian's busybox-static, as a `docker save` archive).
+    pub fn with_busybox() -> Self {
+        let daemon = Self::start();
+        let path = daemon.dir().join("busybox.tar");
+        let archive = crate::images::docker_save(&[crate::images::busybox_image("busybox:latest")], crate::images::SaveLayout::Legacy);
+        std::fs::write(&path, archive).expect("writing the busybox archive");
+        daemon.ok(&["load", "-q", "-i", path.to_str().expect("a UTF-8 temp path")]);
         daemon
     }
 
@@ -126,6 +151,11 @@ impl TestDaemon {
 
     pub fn config_path(&self) -> PathBuf {
         self.dir().join("hostctl.toml")
+    }
+
+    /// The default `bridge` network's device, when the harness named it.
+    pub fn default_bridge(&self) -> Option<&str> {
+        self.default_bridge.as_deref()
     }
 
     /// The cgroup parent of this daemon's containers (relative to each hierarchy's root).
@@ -162,6 +192,12 @@ impl TestDaemon {
 
     /// Start the daemon; on failure, the log.
     fn spawn(&mut self) -> Result<(), String> {
+        // Daemons of tests running side by side (in this process and in others) start one
+        // at a time: each creates its default network at start, and two picking a free
+        // subnet at the same moment would pick the same one. (A lock on the directory of
+        // the tests' sources: it exists, and nothing is left behind.)
+        let start_lock = std::fs::File::open(crate::plugins::repo_root().join("tests")).expect("opening tests/ to lock it");
+        start_lock.lock().expect("locking tests/");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir().join("daemon.log")).expect("opening the log");
         let mut child = self
             .daemon_command()
@@ -216,6 +252,9 @@ impl TestDaemon {
     /// socket and pidfile are gone. (Containers outlive their daemon by design: a test
     /// removes them before it stops the daemon.)
     pub fn stop(&mut self) {
+        if self.child.is_some() {
+            self.bridges = self.bridge_devices();
+        }
         self.terminate();
         let leaked = mounts_under(self.dir());
         assert!(leaked.is_empty(), "mounts left after the daemon stopped: {leaked:?}");
@@ -265,9 +304,36 @@ impl TestDaemon {
     }
 }
 
+impl TestDaemon {
+    /// The bridge devices of this daemon's bridge networks (while it serves).
+    fn bridge_devices(&self) -> Vec<String> {
+        let ids = self.hostctl(&["network", "ls", "-q"]);
+        let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout).split_whitespace().map(str::to_owned).collect();
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let mut args = vec!["network", "inspect"];
+        args.extend(ids.iter().map(String::as_str));
+        let out = self.hostctl(&args);
+        let docs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        docs.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n["Driver"] == "bridge")
+            .filter_map(|n| n["Options"]["com.docker.network.bridge.name"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
 impl Drop for TestDaemon {
     fn drop(&mut self) {
+        // A test that failed before removing its networks: their bridges go too (those
+        // of the networks it had when it last stopped the daemon, or now).
+        let bridges = if self.child.is_some() { self.bridge_devices() } else { std::mem::take(&mut self.bridges) };
         self.terminate();
+        for bridge in bridges {
+            crate::kernel::delete_link(&bridge);
+        }
         // What a failed test left: its shims (by pid), its containers' cgroups (and the
         // processes in them), its mounts. All of it this test's own.
         for pid in processes_mentioning(self.dir.path()) {
@@ -275,5 +341,8 @@ impl Drop for TestDaemon {
         }
         remove_cgroups(&self.cgroup_parent);
         unmount_all_under(self.dir.path());
+        if let Some(bridge) = &self.default_bridge {
+            crate::kernel::delete_link(bridge);
+        }
     }
 }

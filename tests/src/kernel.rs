@@ -105,6 +105,25 @@ pub fn processes_mentioning(dir: &Path) -> Vec<u32> {
         .collect()
 }
 
+/// The host namespace's links, by name (`/sys/class/net`).
+pub fn links() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Delete host link `name` if it exists (with iproute2).
+pub fn delete_link(name: &str) {
+    if Path::new("/sys/class/net").join(name).exists() {
+        let _ = std::process::Command::new("ip").args(["link", "del", name]).status();
+    }
+}
+
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
 fn unescape(s: &str) -> String {
     let mut out = String::new();

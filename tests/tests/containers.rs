@@ -88,7 +88,7 @@ fn a_container_has_namespaces_and_a_docker_like_filesystem() {
                   touch /sys/x 2>/dev/null && echo sys-writable || echo sys-ro; \
                   ls /dev | tr '\\n' ' '; echo; cat /proc/self/status | grep -E '^(NoNewPrivs|CapBnd)'; \
                   test -d /dev/pts && test -d /dev/shm && echo dev-dirs; cat /proc/kcore 2>/dev/null | wc -c";
-    let out = run_sh(&daemon, &["--hostname", "box"], script);
+    let out = run_sh(&daemon, &["--hostname", "box", "--network", "none"], script);
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "box", "{text}\n{}", stderr(&out));

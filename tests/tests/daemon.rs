@@ -30,8 +30,11 @@ fn a_second_start_loads_plugins_from_the_precompiled_cache() {
     assert_eq!(first, "compiled");
     assert_eq!(second, "cache");
     eprintln!("overlay2-store: compiled in {compile_ms:.1} ms, loaded from the cache in {cached_ms:.2} ms");
+    // One precompiled entry per installed component, and the second start added none.
     let cache = daemon.data_root().join("plugins/cache");
-    assert_eq!(std::fs::read_dir(cache).unwrap().count(), 1, "one precompiled entry per component");
+    let installed = std::fs::read_dir(daemon.plugin_dir()).unwrap().count();
+    assert!(installed >= 5, "the bundled plugins are installed");
+    assert_eq!(std::fs::read_dir(cache).unwrap().count(), installed, "one precompiled entry per component");
 }
 
 #[test]
@@ -125,8 +128,13 @@ fn detach_returns_once_the_daemon_serves() {
     let dir = tempfile::tempdir().unwrap();
     hostctl_tests::plugins::install_bundled(&dir.path().join("plugins"));
     let socket = dir.path().join("h.sock");
+    // The default config but for the default bridge's name: one of this test's own.
+    let bridge = format!("hc-t-d{}", std::process::id());
+    let config = dir.path().join("hostctl.toml");
+    std::fs::write(&config, format!("[networks]\ndefault-bridge = \"{bridge}\"\n")).unwrap();
     let out = Command::new(hostctl_bin())
-        .args(["daemon", "--detach", "--config", "/dev/null"])
+        .args(["daemon", "--detach", "--config"])
+        .arg(&config)
         .arg("--data-root")
         .arg(dir.path().join("root"))
         .arg("--socket")
@@ -152,6 +160,8 @@ fn detach_returns_once_the_daemon_serves() {
     assert!(killed.success());
     assert!(!socket.exists(), "the daemon removed its socket on SIGTERM");
     assert!(std::fs::read_to_string(dir.path().join("daemon.log")).unwrap().contains("serving"));
+    assert!(hostctl_tests::kernel::links().contains(&bridge), "the default network's bridge was made");
+    hostctl_tests::kernel::delete_link(&bridge);
 }
 
 /// A crash between "recorded as applying" and "applied" leaves a half-made layer and its
