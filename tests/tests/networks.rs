@@ -32,10 +32,12 @@ fn container(daemon: &TestDaemon, name: &str) -> Value {
     first_doc(&daemon.ok(&["inspect", name]))
 }
 
-/// The container's address on `network` (no prefix length).
+/// The container's address on `network` (no prefix length), as a script asks for it.
 fn address_of(daemon: &TestDaemon, name: &str, network: &str) -> String {
-    let doc = container(daemon, name);
-    doc["NetworkSettings"]["Networks"][network]["IPAddress"].as_str().unwrap_or_else(|| panic!("{name} has no address on {network}: {doc}")).to_owned()
+    let template = format!("{{{{index .NetworkSettings.Networks \"{network}\" \"IPAddress\"}}}}");
+    let address = daemon.ok(&["inspect", "-f", &template, name]).trim().to_owned();
+    assert!(address.parse::<std::net::Ipv4Addr>().is_ok(), "{name} has no address on {network}: {address:?}");
+    address
 }
 
 /// The links enslaved to network `name`'s bridge (the host ends of its containers'
@@ -417,4 +419,25 @@ fn a_hundred_runs_on_a_user_network_with_a_volume_leave_nothing_behind() {
     daemon.ok(&["network", "rm", "cycle"]);
     daemon.stop();
     assert_eq!(endpoint_keys(&daemon), 0, "every address was given back");
+}
+
+#[test]
+fn bridges_the_host_lost_while_the_daemon_was_down_are_made_again_at_start() {
+    let mut daemon = TestDaemon::with_busybox();
+    daemon.ok(&["network", "create", "--subnet", "10.219.0.0/24", "survivor"]);
+    let bridge = network(&daemon, "survivor")["Options"]["com.docker.network.bridge.name"].as_str().unwrap().to_owned();
+    let default = daemon.default_bridge().unwrap().to_owned();
+    daemon.stop();
+    // What a reboot does to them.
+    delete_link(&bridge);
+    delete_link(&default);
+    daemon.start_again();
+    assert!(links().contains(&bridge) && links().contains(&default), "{:?}", links());
+    let addr = Command::new("ip").args(["-4", "-o", "addr", "show", "dev", &bridge]).output().unwrap();
+    assert!(stdout(&addr).contains("inet 10.219.0.1/24"), "{}", stdout(&addr));
+    let out = run_sh(&daemon, "survivor", "ip route");
+    assert!(stdout(&out).contains("default via 10.219.0.1"), "{}{}", stdout(&out), stderr(&out));
+    assert!(daemon.hostctl(&["run", "--rm", "busybox", "true"]).status.success(), "the default network works too");
+    daemon.ok(&["network", "rm", "survivor"]);
+    daemon.stop();
 }

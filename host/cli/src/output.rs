@@ -54,3 +54,18 @@ mod tests {
         assert_eq!(t, "A     BB\nxxx   y\n");
     }
 }
+
+/// Print inspect documents: with `format` (`-f`), the template applied to each, else
+/// the JSON array Docker prints.
+pub fn print_inspected<T: serde::Serialize>(docs: &[T], format: Option<&str>) -> anyhow::Result<()> {
+    match format {
+        Some(text) => {
+            let template = crate::template::Template::parse(text).map_err(anyhow::Error::msg)?;
+            for doc in docs {
+                print!("{}", template.render(&serde_json::to_value(doc)?));
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(docs)?),
+    }
+    Ok(())
+}

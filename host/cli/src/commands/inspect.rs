@@ -1,4 +1,5 @@
-//! `hostctl inspect`: Docker's inspect document of containers, as a JSON array.
+//! `hostctl inspect`: Docker's inspect document of containers, as a JSON array, or
+//! through a template (`-f '{{.State.Status}}'`).
 
 use std::process::ExitCode;
 
@@ -10,6 +11,9 @@ pub struct InspectArgs {
     /// Containers (names or ids)
     #[arg(required = true)]
     pub containers: Vec<String>,
+    /// Format the output with a Go-style template: {{.State.Status}}, {{json .Config}}
+    #[arg(short, long)]
+    pub format: Option<String>,
 }
 
 pub async fn run(client: &Client, args: InspectArgs) -> anyhow::Result<ExitCode> {
@@ -17,6 +21,6 @@ pub async fn run(client: &Client, args: InspectArgs) -> anyhow::Result<ExitCode>
     for c in &args.containers {
         docs.push(client.inspect_container(c).await?);
     }
-    println!("{}", serde_json::to_string_pretty(&docs)?);
+    crate::output::print_inspected(&docs, args.format.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -60,6 +60,9 @@ pub struct LsArgs {
 pub struct InspectArgs {
     #[arg(required = true)]
     pub networks: Vec<String>,
+    /// Format the output with a Go-style template: {{.State.Status}}, {{json .Config}}
+    #[arg(short, long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -118,7 +121,7 @@ pub async fn run(client: &Client, command: NetworkCommand) -> anyhow::Result<Exi
             for n in &args.networks {
                 docs.push(client.inspect_network(n).await?);
             }
-            println!("{}", serde_json::to_string_pretty(&docs)?);
+            crate::output::print_inspected(&docs, args.format.as_deref())?;
         }
         NetworkCommand::Rm(args) => {
             return super::each(&args.networks, |n| async move { client.remove_network(&n).await }).await;

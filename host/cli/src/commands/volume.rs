@@ -60,6 +60,9 @@ pub struct InspectArgs {
     /// Volumes
     #[arg(required = true)]
     pub volumes: Vec<String>,
+    /// Format the output with a Go-style template: {{.State.Status}}, {{json .Config}}
+    #[arg(short, long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -173,7 +176,7 @@ async fn inspect(client: &Client, args: InspectArgs) -> anyhow::Result<ExitCode>
             Err(err) => return Err(err.into()),
         }
     }
-    println!("{}", serde_json::to_string_pretty(&found)?);
+    crate::output::print_inspected(&found, args.format.as_deref())?;
     Ok(match failed {
         None => ExitCode::SUCCESS,
         Some(err) => ExitCode::from(err.kind.exit_code() as u8),
