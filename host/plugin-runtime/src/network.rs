@@ -12,7 +12,7 @@ use crate::bindings::network::{NetworkDriver, NetworkDriverPre};
 use crate::sandbox::{PluginError, PluginState, Shared};
 
 /// Where a step acts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Netns {
     Host,
     /// The container's network namespace.
@@ -20,7 +20,7 @@ pub enum Netns {
 }
 
 /// What `CreateLink` makes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LinkKind {
     Bridge,
     Veth { peer: String },
@@ -28,7 +28,7 @@ pub enum LinkKind {
 }
 
 /// A published port.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Port {
     pub protocol: String,
     pub host_ip: String,
@@ -37,8 +37,9 @@ pub struct Port {
     pub container_port: u16,
 }
 
-/// One step of a network plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One step of a network plan. Serializable: the daemon keeps a network's creation
+/// plan, to perform it again when the host lost what it made (a reboot).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Step {
     CreateLink { name: String, kind: LinkKind, mtu: Option<u32> },
     DeleteLink { name: String },

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use hostctl_image::timestamp::format_rfc3339;
-use hostctl_plugin_runtime::network::PortRequest;
+use hostctl_plugin_runtime::network::{PortRequest, Step};
 use hostctl_plugin_runtime::{NetworkPlugin, Registry};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -52,6 +52,10 @@ pub struct NetworkRecord {
     pub labels: BTreeMap<String, String>,
     /// RFC 3339.
     pub created: String,
+    /// The driver's plan that made it (a bridge device and its address), performed again
+    /// at daemon start when what it made is gone (after a reboot).
+    #[serde(default)]
+    pub create_plan: Vec<Step>,
 }
 
 /// A container's place on a network, kept in the container's record.
@@ -159,9 +163,11 @@ impl NetworkService {
         Ok(records)
     }
 
-    /// Start-up: Docker's `host` and `none`, and the default `bridge` network if the
-    /// bridge driver is installed and the network does not exist yet.
+    /// Start-up: networks whose links the host lost (a reboot) made again from their
+    /// creation plans; then Docker's `host` and `none`, and the default `bridge` network
+    /// if the bridge driver is installed and the network does not exist yet.
     pub async fn ensure_defaults(&self) -> Result<(), NetworkError> {
+        self.restore().await;
         for (name, driver) in BUILTIN {
             if self.resolve(name).is_err() {
                 let record = NetworkRecord {
@@ -174,6 +180,7 @@ impl NetworkService {
                     options: BTreeMap::new(),
                     labels: BTreeMap::new(),
                     created: format_rfc3339(SystemTime::now()),
+                    create_plan: Vec::new(),
                 };
                 self.state.write(|t| t.put(Table::Networks, &record.id, &record))?;
             }
@@ -189,6 +196,33 @@ impl NetworkService {
             self.create(request).await?;
         }
         Ok(())
+    }
+
+    /// Perform again the creation plan of every network whose first created link is
+    /// missing from the host. A failure is logged (containers on that network will fail
+    /// to start, naming it) and does not stop the daemon.
+    async fn restore(&self) {
+        let Ok(records) = self.records() else { return };
+        for record in records {
+            let Some(link) = record.create_plan.iter().find_map(|s| match s {
+                Step::CreateLink { name, .. } => Some(name.clone()),
+                _ => None,
+            }) else {
+                continue;
+            };
+            if Path::new("/sys/class/net").join(&link).exists() {
+                continue;
+            }
+            let Ok(driver) = self.driver(&record.driver) else {
+                tracing::warn!(network = %record.name, driver = %record.driver, "cannot restore: its driver is not loaded");
+                continue;
+            };
+            let plan = record.create_plan.clone();
+            match blocking(move || driver.execute("restore network", &plan, None)).await {
+                Ok(()) => tracing::info!(network = %record.name, link = %link, "restored what the host lost"),
+                Err(err) => tracing::error!(network = %record.name, "restoring its links: {err}"),
+            }
+        }
     }
 
     /// `network create`.
@@ -242,6 +276,7 @@ impl NetworkService {
             options: created.options.into_iter().collect(),
             labels: request.labels.clone(),
             created: format_rfc3339(SystemTime::now()),
+            create_plan: created.plan.clone(),
         };
         self.state.write(|t| t.put(Table::Networks, &id, &record))?;
         self.events.publish("network", "create", &id, [("name", record.name.clone()), ("type", record.driver.clone())]);
