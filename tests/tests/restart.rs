@@ -130,3 +130,30 @@ fn restart_with_rm_and_bad_policies_are_refused() {
     assert_eq!(daemon.ok(&["ps", "-a", "-q"]), "");
     daemon.stop();
 }
+
+#[test]
+fn a_users_kill_cancels_a_restart_waiting_for_its_delay() {
+    let mut daemon = TestDaemon::with_busybox();
+    let watch = Watch::on(&daemon, &["--format", "json", "--filter", "container=crashy", "--filter", "event=die", "--filter", "event=start"]);
+    daemon.ok(&["run", "-d", "--name", "crashy", "--restart", "on-failure:10", "busybox", "sh", "-c", "exit 1"]);
+    // start, die, then four restarts (100 + 200 + 400 + 800 ms): the fifth waits 1.6 s.
+    for _ in 0..5 {
+        assert_eq!(watch.event()["Action"], "start");
+        assert_eq!(watch.event()["Action"], "die");
+    }
+    let waiting = (0..20).any(|_| {
+        let restarting = inspect(&daemon, "crashy")["State"]["Restarting"] == true;
+        if !restarting {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        restarting
+    });
+    assert!(waiting, "waiting for its delay: {}", inspect(&daemon, "crashy"));
+    daemon.ok(&["kill", "crashy"]);
+    assert!(watch.lines.recv_timeout(Duration::from_millis(2500)).is_err(), "started again after a user's kill");
+    let doc = settle(&daemon, "crashy");
+    assert_eq!(doc["RestartCount"], 4);
+    drop(watch);
+    daemon.ok(&["rm", "crashy"]);
+    daemon.stop();
+}
