@@ -410,6 +410,12 @@ fn a_hundred_runs_on_a_user_network_with_a_volume_leave_nothing_behind() {
         let out = daemon.hostctl(&["run", "--rm", "--network", "cycle", "-v", "cycledata:/data", "busybox", "sh", "-c", &script]);
         assert!(out.status.success(), "run {i}: {}", stderr(&out));
     }
+    // The last containers' veths go with their namespaces, which the kernel destroys in
+    // its cleanup worker a moment after `run --rm` returns.
+    let settled = std::time::Instant::now();
+    while count(&daemon) != before && settled.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(count(&daemon), before, "(veths on the bridge, mounts, cgroups, netns) after 100 runs");
     assert_eq!(loose_endpoint_links(), Vec::<String>::new());
     let runs = daemon.ok(&["run", "--rm", "-v", "cycledata:/data", "busybox", "wc", "-l", "/data/runs"]);

@@ -25,6 +25,12 @@
 //! periods). Undone by deleting the veth's host end (its peer goes too), or the macvlan
 //! in the sandbox.
 //!
+//! A plan performed to tear a sandbox down ([`NetworkPlugin::execute_teardown`]: the
+//! daemon destroys the container's netns right after) skips deleting a host veth whose
+//! peer is a link of that sandbox: the kernel deletes the pair with the namespace, in
+//! its cleanup worker and batched, where deleting it here waits 15-25 ms for RCU grace
+//! periods on the container's exit path.
+//!
 //! Every error names the plugin, the operation and the step; a kernel failure carries
 //! the kernel's reason, and a rollback that could not finish says what it left.
 
@@ -71,7 +77,21 @@ impl NetworkPlugin {
             return Ok(());
         }
         let net = KernelNet::new(sandbox).map_err(|e| shared.host_error(op, ErrorKind::Io, e.to_string()))?;
-        perform(&shared.name, op, plan, &actions, &net, ports)
+        perform(&shared.name, op, plan, &actions, &net, ports, false)
+    }
+
+    /// [`NetworkPlugin::execute`] for a plan that takes an endpoint out of `sandbox`
+    /// just before the caller destroys `sandbox`: a host veth whose peer lives in it is
+    /// left for the kernel to delete with the namespace (see the module docs).
+    pub fn execute_teardown(&self, op: &'static str, plan: &[Step], sandbox: &Path) -> Result<(), PluginError> {
+        let shared = &self.shared;
+        let ports = shared.ports.as_deref();
+        let actions = check::check(plan, &shared.grants, true, ports.is_some()).map_err(|r| shared.host_error(op, r.kind, r.message))?;
+        if actions.is_empty() {
+            return Ok(());
+        }
+        let net = KernelNet::new(Some(sandbox)).map_err(|e| shared.host_error(op, ErrorKind::Io, e.to_string()))?;
+        perform(&shared.name, op, plan, &actions, &net, ports, true)
     }
 }
 
@@ -88,7 +108,7 @@ pub fn execute_with(
 ) -> Result<(), PluginError> {
     let actions = check::check(plan, grants, sandbox, ports.is_some())
         .map_err(|r| PluginError::Host { plugin: plugin.to_owned(), op, kind: r.kind, message: r.message })?;
-    perform(plugin, op, plan, &actions, net, ports)
+    perform(plugin, op, plan, &actions, net, ports, false)
 }
 
 /// How to take back one step that was done.
@@ -110,6 +130,7 @@ fn perform(
     actions: &[Action],
     net: &dyn NetOps,
     ports: Option<&dyn PortPublisher>,
+    teardown: bool,
 ) -> Result<(), PluginError> {
     let (fused, moved) = fuse(actions);
     let mut done: Vec<Undo> = Vec::new();
@@ -126,6 +147,10 @@ fn perform(
                 .create_macvlan_in_sandbox(rename, parent, *mode, *mtu)
                 .map(|()| Some(Undo::DeleteLink(Netns::Sandbox, rename.clone())))
                 .map_err(kernel_failure),
+            (None, Action::DeleteLink { name }) if teardown && net.veth_peer_in_sandbox(name).unwrap_or(false) => {
+                tracing::debug!(plugin, op, link = %name, "left to the sandbox's destruction");
+                Ok(None)
+            }
             _ => act(action, net, ports),
         };
         match result {

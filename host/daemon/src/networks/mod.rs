@@ -372,8 +372,9 @@ impl NetworkService {
         })
     }
 
-    /// Disconnect `endpoint` of `container` (its netns at `netns`, maybe gone already).
-    /// Best effort: every step is tried, the first failure reported.
+    /// Disconnect `endpoint` of `container` (its netns at `netns`, maybe gone already),
+    /// before the caller destroys that netns. Best effort: every step is tried, the
+    /// first failure reported.
     pub async fn detach(&self, endpoint: &Endpoint, container: &str, netns: &Path) -> Result<(), NetworkError> {
         let record = match self.resolve(&endpoint.network_id) {
             Ok(r) => r,
@@ -395,11 +396,25 @@ impl NetworkService {
                     first.get_or_insert(e);
                 }
             };
+            let t0 = std::time::Instant::now();
             if had_ports {
                 note(plugin.revoke_external_connectivity(&nid, &eid).and_then(|plan| plugin.execute("revoke external connectivity", &plan, sandbox)));
             }
-            note(plugin.leave(&nid, &eid).and_then(|plan| plugin.execute("leave", &plan, sandbox)));
+            let t_revoked = t0.elapsed();
+            // The caller destroys the sandbox next: a veth into it goes with it.
+            note(plugin.leave(&nid, &eid).and_then(|plan| match sandbox {
+                Some(sandbox) => plugin.execute_teardown("leave", &plan, sandbox),
+                None => plugin.execute("leave", &plan, None),
+            }));
+            let t_left = t0.elapsed();
             note(plugin.delete_endpoint(&nid, &eid));
+            tracing::debug!(
+                endpoint = %eid,
+                revoke_ms = t_revoked.as_secs_f64() * 1e3,
+                leave_ms = (t_left - t_revoked).as_secs_f64() * 1e3,
+                delete_endpoint_ms = (t0.elapsed() - t_left).as_secs_f64() * 1e3,
+                "disconnected"
+            );
             first.map_or(Ok(()), Err)
         })
         .await?;

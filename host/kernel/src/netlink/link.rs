@@ -65,6 +65,11 @@ pub struct Link {
     pub addresses: Vec<Ipv4Cidr>,
     /// The bridge (or other master) it is attached to.
     pub master: Option<String>,
+    /// The index of the link it is tied to (`IFLA_LINK`: a veth's peer, a macvlan's
+    /// parent), in `peer_elsewhere`'s namespace when that is set.
+    pub peer_index: Option<u32>,
+    /// That link lives in another network namespace (`IFLA_LINK_NETNSID` is present).
+    pub peer_elsewhere: bool,
 }
 
 impl Netlink {
@@ -199,10 +204,12 @@ impl Netlink {
             .filter_map(|m| {
                 let name = name_of(m)?;
                 let mut kind = None;
-                let (mut mtu, mut master) = (0, None);
+                let (mut mtu, mut master, mut peer_index, mut peer_elsewhere) = (0, None, None, false);
                 for attr in &m.attributes {
                     match attr {
                         LinkAttribute::Mtu(v) => mtu = *v,
+                        LinkAttribute::Link(i) => peer_index = Some(*i),
+                        LinkAttribute::LinkNetNsId(_) => peer_elsewhere = true,
                         LinkAttribute::Controller(i) => master = names.get(i).cloned(),
                         LinkAttribute::LinkInfo(infos) => {
                             kind = infos.iter().find_map(|i| match i {
@@ -224,6 +231,8 @@ impl Netlink {
                     up: m.header.flags.contains(LinkFlags::Up),
                     addresses: addresses.remove(&m.header.index).unwrap_or_default(),
                     master,
+                    peer_index,
+                    peer_elsewhere,
                 })
             })
             .collect();

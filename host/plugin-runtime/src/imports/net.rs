@@ -72,6 +72,8 @@ mod tests {
             up: true,
             addresses: vec!["172.18.0.1/16".parse().unwrap()],
             master: None,
+            peer_index: None,
+            peer_elsewhere: false,
         };
         let info = link_info(l);
         assert_eq!((info.name.as_str(), info.kind.as_str(), info.mtu, info.up), ("hc-br0", "bridge", 1500, true));

@@ -33,6 +33,8 @@ pub trait NetOps {
     fn delete_address(&self, netns: Netns, link: &str, cidr: Ipv4Cidr) -> Result<(), NetlinkError>;
     fn add_route(&self, netns: Netns, route: &Route) -> Result<(), NetlinkError>;
     fn delete_route(&self, netns: Netns, route: &Route) -> Result<(), NetlinkError>;
+    /// Host link `name` is a veth whose peer is a link of the sandbox.
+    fn veth_peer_in_sandbox(&self, name: &str) -> Result<bool, NetlinkError>;
 }
 
 /// The real kernel: rtnetlink connections in the calling thread's namespace (the host)
@@ -136,6 +138,14 @@ impl NetOps for KernelNet {
     fn delete_route(&self, netns: Netns, route: &Route) -> Result<(), NetlinkError> {
         self.netlink(netns)?.delete_route(route)
     }
+    fn veth_peer_in_sandbox(&self, name: &str) -> Result<bool, NetlinkError> {
+        let Some(host) = self.netlink(Netns::Host)?.link(name)? else { return Ok(false) };
+        let (true, true, Some(peer)) = (host.kind == "veth", host.peer_elsewhere, host.peer_index) else { return Ok(false) };
+        // The peer's index is in its own namespace: it is the sandbox's if the sandbox
+        // has a veth of that index tied back to this link's index.
+        let inside = self.netlink(Netns::Sandbox)?.links()?;
+        Ok(inside.iter().any(|l| l.index == peer && l.kind == "veth" && l.peer_elsewhere && l.peer_index == Some(host.index)))
+    }
 }
 
 /// A fake that records each call as a line (`"create veth hcv1 hcp1"`, `"add address
@@ -145,6 +155,7 @@ impl NetOps for KernelNet {
 pub struct Recorder {
     calls: Mutex<Vec<String>>,
     fail: Mutex<Vec<(String, i32)>>,
+    peers_in_sandbox: Mutex<Vec<String>>,
 }
 
 impl Recorder {
@@ -155,6 +166,12 @@ impl Recorder {
     /// Fail every call whose line starts with `prefix`, with `errno`.
     pub fn fail(&self, prefix: &str, errno: i32) -> &Self {
         self.fail.lock().expect("recorder lock").push((prefix.to_owned(), errno));
+        self
+    }
+
+    /// Answer that host veth `name` has its peer in the sandbox.
+    pub fn peer_in_sandbox(&self, name: &str) -> &Self {
+        self.peers_in_sandbox.lock().expect("recorder lock").push(name.to_owned());
         self
     }
 
@@ -221,5 +238,8 @@ impl NetOps for Recorder {
     }
     fn delete_route(&self, netns: Netns, route: &Route) -> Result<(), NetlinkError> {
         self.record(format!("delete route {route} {}", at(netns)))
+    }
+    fn veth_peer_in_sandbox(&self, name: &str) -> Result<bool, NetlinkError> {
+        Ok(self.peers_in_sandbox.lock().expect("recorder lock").iter().any(|n| n == name))
     }
 }

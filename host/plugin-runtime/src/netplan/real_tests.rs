@@ -113,11 +113,55 @@ fn real_join_plan_wires_the_sandbox_and_a_failing_one_leaves_nothing() {
     assert!(err.to_string().contains(r#"step create-link "hctestRbr": file exists"#), "{err}");
     assert_eq!(host.link("hctestRbr").unwrap().unwrap().addresses.len(), 1);
 
+    // The kernel knows the veth's peer is the sandbox's eth0; the bridge has none.
+    let net = KernelNet::new(Some(&sandbox)).unwrap();
+    assert!(net.veth_peer_in_sandbox("hctestRva").unwrap());
+    assert!(!net.veth_peer_in_sandbox("hctestRbr").unwrap());
+    assert!(!net.veth_peer_in_sandbox("hctestRnone").unwrap());
+    drop(net);
+
     // Leave, then delete the network.
     exec(&[Step::DeleteLink { name: "hctestRva".into() }, Step::DeleteLink { name: "hctestRbr".into() }]).unwrap();
     assert!(own_links(&host).is_empty());
     assert_eq!(inside.links().unwrap().len(), 1, "eth0 went with its peer");
     drop(inside);
     netns::remove(&sandbox).unwrap();
+    assert_eq!(mounts_under(dir.path()), 0);
+}
+
+/// A teardown leaves the veth to the namespace's destruction, and the kernel deletes
+/// the pair once the namespace is gone.
+#[test]
+fn a_veth_left_by_a_teardown_goes_with_its_namespace() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dir.path().join("netns").join("c2");
+    let _cleanup = Cleanup { links: &["hctestTva"], netns: sandbox.clone() };
+    let grants = Capabilities { links: vec!["hctestT*".into()], ..Default::default() };
+    let host = BlockingNetlink::connect().unwrap();
+    netns::create(&sandbox).unwrap();
+    let net = KernelNet::new(Some(&sandbox)).unwrap();
+    let join = [
+        Step::CreateLink { name: "hctestTva".into(), kind: LinkKind::Veth { peer: "hctestTvb".into() }, mtu: None },
+        Step::MoveToSandbox { link: "hctestTvb".into(), rename: "eth0".into() },
+    ];
+    execute_with("bridge", &grants, "join", &join, true, &net, None).unwrap();
+    let plan = [Step::DeleteLink { name: "hctestTva".into() }];
+    let actions = super::check::check(&plan, &grants, true, false).unwrap();
+    let started = Instant::now();
+    super::perform("bridge", "leave", &plan, &actions, &net, None, true).unwrap();
+    let teardown = started.elapsed();
+    drop(net);
+    assert!(host.link("hctestTva").unwrap().is_some(), "left for the namespace's destruction");
+    netns::remove(&sandbox).unwrap();
+    let gone = Instant::now();
+    while host.link("hctestTva").unwrap().is_some() {
+        assert!(gone.elapsed() < std::time::Duration::from_secs(10), "the kernel did not delete the veth with its namespace");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    eprintln!("teardown leave: {teardown:?}; the kernel deleted the pair {:?} after the namespace went", gone.elapsed());
     assert_eq!(mounts_under(dir.path()), 0);
 }

@@ -286,3 +286,17 @@ fn an_empty_plan_does_nothing() {
     run(&[], &Capabilities::default(), false, &net, None).unwrap();
     assert!(net.calls().is_empty());
 }
+
+#[test]
+fn a_teardown_leaves_a_veth_whose_peer_is_in_the_sandbox_to_the_kernel() {
+    let plan = [Step::DeleteLink { name: "hcv1".into() }, Step::DeleteLink { name: "hcv2".into() }];
+    let actions = check::check(&plan, &grants(), true, false).unwrap();
+    let net = Recorder::new();
+    net.peer_in_sandbox("hcv1");
+    perform("bridge", "leave", &plan, &actions, &net, None, true).unwrap();
+    assert_eq!(net.calls(), ["delete link hcv2 (host)"], "hcv1 goes with the sandbox; hcv2 is not tied to it");
+    let net = Recorder::new();
+    net.peer_in_sandbox("hcv1");
+    perform("bridge", "leave", &plan, &actions, &net, None, false).unwrap();
+    assert_eq!(net.calls(), ["delete link hcv1 (host)", "delete link hcv2 (host)"], "outside a teardown every delete is done");
+}
