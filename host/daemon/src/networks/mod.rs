@@ -332,7 +332,9 @@ impl NetworkService {
             .map(|p| PortRequest { protocol: p.protocol.clone(), host_ip: p.host_ip.clone(), host_port: p.host_port, container_port: p.container_port })
             .collect();
         let endpoint = blocking(move || {
+            let t0 = std::time::Instant::now();
             let endpoint = plugin.create_endpoint(&nid, &eid, None)?;
+            let t_endpoint = t0.elapsed();
             let undo_endpoint = || {
                 let _ = plugin.delete_endpoint(&nid, &eid);
             };
@@ -341,6 +343,12 @@ impl NetworkService {
                 undo_endpoint();
                 return Err(err);
             }
+            tracing::debug!(
+                endpoint = %eid,
+                create_endpoint_ms = t_endpoint.as_secs_f64() * 1e3,
+                join_ms = (t0.elapsed() - t_endpoint).as_secs_f64() * 1e3,
+                "joined"
+            );
             if !requests.is_empty() {
                 let published = plugin
                     .program_external_connectivity(&nid, &eid, &requests)
