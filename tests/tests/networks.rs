@@ -447,3 +447,16 @@ fn bridges_the_host_lost_while_the_daemon_was_down_are_made_again_at_start() {
     daemon.ok(&["network", "rm", "survivor"]);
     daemon.stop();
 }
+
+#[test]
+fn the_default_networks_subnet_comes_from_the_daemons_config() {
+    let options = hostctl_tests::daemon::Options { config: "[networks]\ndefault-subnet = \"10.220.0.0/24\"\n".into(), ..Default::default() };
+    let mut daemon = TestDaemon::start_with(options);
+    let bridge = network(&daemon, "bridge");
+    assert_eq!(bridge["IPAM"]["Config"][0]["Subnet"], "10.220.0.0/24", "{bridge}");
+    assert_eq!(bridge["IPAM"]["Config"][0]["Gateway"], "10.220.0.1");
+    let device = daemon.default_bridge().unwrap();
+    let addr = Command::new("ip").args(["-4", "-o", "addr", "show", "dev", device]).output().unwrap();
+    assert!(stdout(&addr).contains("inet 10.220.0.1/24"), "{}", stdout(&addr));
+    daemon.stop();
+}
