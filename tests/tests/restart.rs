@@ -157,3 +157,28 @@ fn a_users_kill_cancels_a_restart_waiting_for_its_delay() {
     daemon.ok(&["rm", "crashy"]);
     daemon.stop();
 }
+
+#[test]
+fn a_kill_with_a_signal_other_than_the_stop_signal_leaves_the_policy_in_place() {
+    let mut daemon = TestDaemon::with_busybox();
+    let watch = Watch::on(&daemon, &["--format", "json", "--filter", "container=trapper", "--filter", "event=restart"]);
+    let script = "trap 'exit 3' USR1; while true; do sleep 0.1; done";
+    daemon.ok(&["run", "-d", "--name", "trapper", "--restart", "on-failure", "busybox", "sh", "-c", script]);
+    daemon.ok(&["kill", "-s", "USR1", "trapper"]);
+    assert_eq!(watch.event()["Action"], "restart", "exit 3 on SIGUSR1 is the policy's to restart");
+    let running = (0..100).any(|_| {
+        let up = inspect(&daemon, "trapper")["State"]["Running"] == true;
+        if !up {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        up
+    });
+    assert!(running, "{}", inspect(&daemon, "trapper"));
+    daemon.ok(&["kill", "trapper"]);
+    let doc = settle(&daemon, "trapper");
+    assert_eq!((doc["RestartCount"].as_i64(), doc["State"]["ExitCode"].as_i64()), (Some(1), Some(137)), "{doc}");
+    assert!(watch.lines.recv_timeout(Duration::from_millis(1000)).is_err(), "SIGKILL from a user disables the policy");
+    drop(watch);
+    daemon.ok(&["rm", "trapper"]);
+    daemon.stop();
+}

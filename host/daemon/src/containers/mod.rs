@@ -552,7 +552,13 @@ impl ContainerService {
             }
             return Err(ContainerError::Conflict(format!("container {} is not running", record.name)));
         }
-        self.user_stops(&record.id);
+        // As Docker's: SIGKILL and the container's stop signal end it for good (its
+        // restart policy waits for the next start); another signal (SIGUSR1, SIGHUP)
+        // leaves the policy in place, should the container exit on it.
+        let stop_signal = signals::parse(&record.stop_signal).unwrap_or(libc::SIGTERM);
+        if signal == libc::SIGKILL || signal == stop_signal {
+            self.user_stops(&record.id);
+        }
         self.signal(&record, signal).await
     }
 
