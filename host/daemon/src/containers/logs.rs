@@ -4,7 +4,9 @@
 //!
 //! Following reads what is there, then polls for more every few milliseconds until the
 //! container is no longer running and everything it wrote has been read. The shim writes
-//! the log before it records the exit, so nothing written is ever missed.
+//! the log before it records the exit, so nothing written is ever missed; the daemon
+//! creates the (empty) log with the bundle, so a follower opened before the start holds
+//! the file even if the container is removed before its first read.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;

@@ -327,8 +327,17 @@ impl ContainerService {
         let top = image.layers.last().map(|c| c.hex());
         let layer_id = id.clone();
         let made = tokio::task::spawn_blocking(move || storage.create_layer(&layer_id, top.as_deref())).await.expect("no panic");
+        // The bundle, with its (empty) log: a foreground `run` opens the log before the
+        // container starts, and reads it to the end through that handle even when the
+        // container is gone, with its bundle, before the first read (`run --rm true`).
+        let bundle = self.bundle(&id);
         if let Err(err) = made.map_err(ContainerError::from).and_then(|()| {
-            std::fs::create_dir_all(self.bundle(&id).dir()).map_err(|source| ContainerError::Io { id: id.clone(), what: "creating its bundle", source })
+            std::fs::create_dir_all(bundle.dir())
+                .and_then(|()| {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    std::fs::OpenOptions::new().create(true).append(true).mode(0o640).open(bundle.log()).map(drop)
+                })
+                .map_err(|source| ContainerError::Io { id: id.clone(), what: "creating its bundle", source })
         }) {
             self.forget(&record).await;
             return Err(err);
