@@ -138,7 +138,7 @@ pub struct LogsQuery {
 }
 
 pub async fn logs(State(daemon): State<Arc<Daemon>>, Path(id): Path<String>, Query(q): Query<LogsQuery>) -> Result<Response, Failure> {
-    let (path, running) = daemon.containers.log_source(&id)?;
+    let (path, running, changed) = daemon.containers.log_source(&id)?;
     let tail = match q.tail.as_deref() {
         None | Some("all") | Some("") => None,
         Some(n) => Some(n.parse::<usize>().map_err(|_| ApiError::new(ErrorKind::InvalidArgument, format!("tail {n:?}: expected a number or \"all\"")))?),
@@ -153,7 +153,7 @@ pub async fn logs(State(daemon): State<Arc<Daemon>>, Path(id): Path<String>, Que
     let shutdown = daemon.shutdown.clone();
     tokio::spawn(async move {
         tokio::select! {
-            _ = logs::send(path, options, running, tx) => {}
+            _ = logs::send(path, options, running, changed, tx) => {}
             _ = shutdown.cancelled() => {}
         }
     });

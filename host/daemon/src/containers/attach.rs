@@ -97,8 +97,10 @@ impl ContainerService {
         }
         let Some(network) = network_of(record).map(str::to_owned) else { return Ok(()) };
         let netns = self.netns_path(&record.id);
-        record.netns = Some(netns.clone());
-        self.save(record)?;
+        if record.netns.as_ref() != Some(&netns) {
+            record.netns = Some(netns.clone());
+            self.save(record)?;
+        }
         let path = netns.clone();
         tokio::task::spawn_blocking(move || {
             if let Some(dir) = path.parent() {
@@ -122,7 +124,8 @@ impl ContainerService {
     }
 
     /// Undo [`ContainerService::attach`]: disconnect, remove the network namespace, unbind
-    /// volumes. Best effort; failures are logged.
+    /// volumes. Best effort; failures are logged. The caller saves the record (with the
+    /// rootfs unmounted too: one commit for the whole teardown).
     pub(super) async fn release(&self, record: &mut ContainerRecord) {
         let netns = record.netns.clone().unwrap_or_else(|| self.netns_path(&record.id));
         for endpoint in std::mem::take(&mut record.endpoints) {
@@ -143,7 +146,6 @@ impl ContainerService {
                 tracing::warn!(container = %record.id, volume = %name, "unmounting: {err}");
             }
         }
-        let _ = self.save(record);
     }
 }
 

@@ -2,8 +2,8 @@
 //! `{"log","stream","time"}` object per line), read back for `hostctl logs` and for the
 //! output of a foreground `hostctl run`.
 //!
-//! Following reads what is there, then polls for more every few milliseconds until the
-//! container is no longer running and everything it wrote has been read. The shim writes
+//! Following reads what is there, then polls for more every few milliseconds (and at
+//! once when the container's state changes) until the container is no longer running and everything it wrote has been read. The shim writes
 //! the log before it records the exit, so nothing written is ever missed; the daemon
 //! creates the (empty) log with the bundle, so a follower opened before the start holds
 //! the file even if the container is removed before its first read.
@@ -31,7 +31,15 @@ pub struct LogOptions {
 
 /// Send the log at `path` to `tx` as `options` say. `running` tells whether the container
 /// may still write; it is asked only when following and at the end of what is there.
-pub async fn send(path: PathBuf, options: LogOptions, running: impl Fn() -> bool, tx: mpsc::Sender<LogEntry>) {
+/// `changed` resolves when the container's state may have changed (its exit), so a
+/// follower ends at once rather than at its next poll.
+pub async fn send<F: Future<Output = ()>>(
+    path: PathBuf,
+    options: LogOptions,
+    running: impl Fn() -> bool,
+    mut changed: impl FnMut() -> F,
+    tx: mpsc::Sender<LogEntry>,
+) {
     let wanted = |e: &LogEntry| (e.stream == "stdout" && options.stdout) || (e.stream == "stderr" && options.stderr);
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => Some(f),
@@ -77,6 +85,7 @@ pub async fn send(path: PathBuf, options: LogOptions, running: impl Fn() -> bool
         }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
+            _ = changed() => {}
             _ = tx.closed() => return,
         }
     }
@@ -112,7 +121,7 @@ mod tests {
 
     async fn collect(path: PathBuf, options: LogOptions) -> Vec<String> {
         let (tx, mut rx) = mpsc::channel(100);
-        send(path, options, || false, tx).await;
+        send(path, options, || false, std::future::pending, tx).await;
         let mut out = Vec::new();
         while let Some(e) = rx.recv().await {
             out.push(format!("{}:{}", e.stream, e.log.trim_end()));

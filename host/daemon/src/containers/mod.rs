@@ -386,6 +386,10 @@ impl ContainerService {
         let layer = id.clone();
         let mounted = tokio::task::spawn_blocking(move || storage.mount(&layer)).await.expect("no panic")?;
         record.rootfs = Some(mounted.clone());
+        // Where its network namespace will be, saved with the mount (one commit less).
+        if attach::network_of(&record).is_some() {
+            record.netns = Some(self.netns_path(&id));
+        }
         let t_mount = t0.elapsed();
         self.save(&record)?;
         let attached = self.attach(&mut record).await;
@@ -537,7 +541,8 @@ impl ContainerService {
         });
     }
 
-    /// Unmount `record`'s rootfs if it is mounted (best effort, logged), and forget it.
+    /// Unmount `record`'s rootfs if it is mounted (best effort, logged), and forget it;
+    /// the caller saves the record.
     async fn unmount(&self, record: &mut ContainerRecord) {
         if let Some(mounted) = record.rootfs.take() {
             let storage = self.inner.storage.clone();
@@ -546,7 +551,6 @@ impl ContainerService {
             if let Err(err) = done {
                 tracing::error!(container = %record.id, "unmounting its rootfs: {err}");
             }
-            let _ = self.save(record);
         }
     }
 
@@ -733,13 +737,31 @@ impl ContainerService {
     /// The bundle's log file and whether the container may still write to it: while it
     /// runs, and before its first start (a foreground `run` follows the log before it
     /// starts the container).
-    pub fn log_source(&self, name: &str) -> Result<(PathBuf, impl Fn() -> bool + Send + Sync + 'static), ContainerError> {
+    /// With it: a future that resolves when the container's state changes (an exit),
+    /// for a follower to end without waiting for its next poll.
+    #[allow(clippy::type_complexity)]
+    pub fn log_source(
+        &self,
+        name: &str,
+    ) -> Result<(PathBuf, impl Fn() -> bool + Send + Sync + 'static, impl FnMut() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + 'static), ContainerError>
+    {
         let record = self.resolve(name)?;
         let rx = self.watch(&record);
-        Ok((self.bundle(&record.id).log(), move || {
+        let mut changes = rx.clone();
+        let running = move || {
             let s = rx.borrow();
             s.running || (s.starts == 0 && !s.removed)
-        }))
+        };
+        let changed = move || {
+            let mut rx = changes.clone();
+            changes.mark_unchanged();
+            Box::pin(async move {
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+        };
+        Ok((self.bundle(&record.id).log(), running, changed))
     }
 
     /// `GET /containers/{id}/json`: Docker's inspect document, the parts hostctl has.
@@ -846,6 +868,7 @@ impl ContainerService {
                     tracing::warn!(container = %record.id, "undoing a start a crash left half-done");
                     self.release(&mut record).await;
                     self.unmount(&mut record).await;
+                    let _ = self.save(&record);
                 }
                 _ => {}
             }
