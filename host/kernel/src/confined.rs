@@ -92,7 +92,7 @@ impl ConfinedDir {
     /// final component to be a mount point (to reach a mounted view for remount/unmount).
     pub fn open_mounted_dir(&self, path: &str) -> Result<OwnedFd> {
         let (parent, name) = self.parent(path)?;
-        rustix::fs::openat2(
+        openat2(
             &parent,
             name.as_str(),
             OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
@@ -211,12 +211,12 @@ impl ConfinedDir {
     /// Open `path` itself without following a final symlink, as `O_PATH`.
     fn open_nofollow(&self, path: &str) -> Result<OwnedFd> {
         let (parent, name) = self.parent(path)?;
-        rustix::fs::openat2(&parent, name.as_str(), OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty(), RESOLVE)
+        openat2(&parent, name.as_str(), OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty(), RESOLVE)
             .map_err(|e| self.resolve_err(path, e))
     }
 
     fn open_beneath(&self, shown: &str, rel: &str, flags: OFlags) -> Result<OwnedFd> {
-        rustix::fs::openat2(&self.root, rel, flags | OFlags::CLOEXEC, Mode::empty(), RESOLVE)
+        openat2(&self.root, rel, flags | OFlags::CLOEXEC, Mode::empty(), RESOLVE)
             .map_err(|e| self.resolve_err(shown, e))
     }
 
@@ -263,6 +263,28 @@ pub(crate) fn proc_fd_path(fd: &impl AsFd) -> CString {
 
 fn io_err(op: &'static str, path: &str, e: rustix::io::Errno) -> ConfinedError {
     ConfinedError::Io { op, path: path.into(), source: e.into() }
+}
+
+
+/// `openat2(2)`, again while the kernel answers `EAGAIN`: with `RESOLVE_BENEATH`, a `..`
+/// on the way (a symlink like overlay2's `l/ID -> ../LAYER/diff`) is refused with
+/// `EAGAIN` whenever a rename or mount anywhere on the system raced with the lookup, and
+/// the kernel's advice is to retry. Busy hosts (containers starting beside each other)
+/// hit it.
+fn openat2<Fd: rustix::fd::AsFd, P: rustix::path::Arg + Copy>(
+    dirfd: Fd,
+    path: P,
+    flags: OFlags,
+    mode: Mode,
+    resolve: ResolveFlags,
+) -> rustix::io::Result<OwnedFd> {
+    let mut attempts = 0;
+    loop {
+        match rustix::fs::openat2(&dirfd, path, flags, mode, resolve) {
+            Err(rustix::io::Errno::AGAIN) if attempts < 128 => attempts += 1,
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -371,5 +393,48 @@ mod tests {
         let (dir, c) = root();
         c.mknod("p", NodeKind::Fifo, 0o666, 0, 0).unwrap();
         assert_eq!(std::fs::metadata(dir.path().join("p")).unwrap().permissions().mode() & 0o777, 0o666);
+    }
+}
+
+#[cfg(test)]
+mod race_tests {
+    use super::*;
+
+    /// Mounts coming and going elsewhere make the kernel answer `EAGAIN` to a
+    /// `RESOLVE_BENEATH` lookup through `..` (overlay2's `l/ID -> ../ID/diff`); the
+    /// confined open retries instead of failing a container's start.
+    #[test]
+    fn a_lookup_through_dotdot_survives_mounts_racing_with_it() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("layer/diff")).unwrap();
+        std::fs::create_dir_all(dir.path().join("l")).unwrap();
+        std::os::unix::fs::symlink("../layer/diff", dir.path().join("l/SHORT")).unwrap();
+        let churn = dir.path().join("churn");
+        std::fs::create_dir_all(&churn).unwrap();
+        let confined = ConfinedDir::open(dir.path()).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let raw_again = std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    rustix::mount::mount("tmpfs", &churn, "tmpfs", rustix::mount::MountFlags::empty(), None::<&std::ffi::CStr>).unwrap();
+                    rustix::mount::unmount(&churn, rustix::mount::UnmountFlags::DETACH).unwrap();
+                }
+            });
+            let mut raw_again = 0;
+            for _ in 0..20_000 {
+                let raw = rustix::fs::openat2(&confined.root, "l/SHORT", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), RESOLVE);
+                if raw.is_err_and(|e| e == rustix::io::Errno::AGAIN) {
+                    raw_again += 1;
+                }
+                confined.open_dir("l/SHORT").expect("the confined open retries EAGAIN");
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            raw_again
+        });
+        eprintln!("{raw_again} of 20000 plain openat2 calls got EAGAIN from the racing mounts");
     }
 }
