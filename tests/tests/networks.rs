@@ -140,6 +140,14 @@ fn containers_on_one_network_talk_and_two_networks_are_isolated() {
     assert!(!text.contains("reached"), "a container on another network reached {ip}: {text}");
     assert_eq!(other.status.code(), Some(1), "ping failed: {text}{}", stderr(&other));
 
+    // Isolated by the host itself, not only by this machine's ip_forward = 0: neither
+    // bridge forwards what arrives on it.
+    for name in ["front", "back"] {
+        let bridge = network(&daemon, name)["Options"]["com.docker.network.bridge.name"].as_str().unwrap().to_owned();
+        let forwarding = std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{bridge}/forwarding")).unwrap();
+        assert_eq!(forwarding.trim(), "0", "{name}'s bridge {bridge}");
+    }
+
     daemon.ok(&["rm", "-f", "web"]);
     daemon.ok(&["network", "rm", "front", "back"]);
     daemon.stop();

@@ -95,8 +95,19 @@ fn get_or_try_init<T>(cell: &OnceCell<T>, init: impl FnOnce() -> Result<T, Netli
 }
 
 impl NetOps for KernelNet {
+    /// The bridge, made a dead end for routing: what arrives on it is delivered to the
+    /// host or bridged, never forwarded to another link (`conf/NAME/forwarding = 0`,
+    /// which the kernel checks on the receiving link), so networks stay isolated from
+    /// each other whatever `net.ipv4.ip_forward` says.
     fn create_bridge(&self, name: &str, mtu: Option<u32>) -> Result<(), NetlinkError> {
-        self.netlink(Netns::Host)?.create_bridge(name, mtu)
+        let host = self.netlink(Netns::Host)?;
+        host.create_bridge(name, mtu)?;
+        let sysctl = format!("/proc/sys/net/ipv4/conf/{name}/forwarding");
+        if let Err(source) = std::fs::write(&sysctl, "0") {
+            let _ = host.delete_link(name);
+            return Err(NetlinkError::Kernel { op: format!("isolate bridge {name:?} ({sysctl})"), source });
+        }
+        Ok(())
     }
     fn create_veth(&self, name: &str, peer: &str, mtu: Option<u32>) -> Result<(), NetlinkError> {
         self.netlink(Netns::Host)?.create_veth(name, peer, mtu)

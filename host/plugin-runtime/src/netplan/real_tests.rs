@@ -78,6 +78,8 @@ fn real_join_plan_wires_the_sandbox_and_a_failing_one_leaves_nothing() {
     let started = Instant::now();
     exec(&network).unwrap();
     let create_network = started.elapsed();
+    let forwarding = std::fs::read_to_string("/proc/sys/net/ipv4/conf/hctestRbr/forwarding").unwrap();
+    assert_eq!(forwarding.trim(), "0", "a bridge the host makes does not route between networks");
     let started = Instant::now();
     exec(&join("hctestRva", "hctestRvb", "eth0", "10.251.9.2/24")).unwrap();
     let join_time = started.elapsed();
