@@ -87,12 +87,8 @@ pub fn create_endpoint<H: Kv + HostNet>(host: &H, network: &str, endpoint: &str,
 
 /// Plan putting endpoint `endpoint` of `network` into its sandbox.
 pub fn join<K: Kv>(kv: &K, network: &str, endpoint: &str) -> Result<Vec<Step>> {
-    check_id("network", network)?;
-    check_id("endpoint", endpoint)?;
-    let store = Store::new(kv);
-    let record: Record = store.require_network(network)?;
-    let ip = store.require_endpoint(network, endpoint)?;
-    Ok(plan::join(&record.driver, endpoint, &record.ipam.subnet.cidr_of(ip), record.ipam.gateway))
+    let (record, cidr): (Record, String) = hostctl_netkit::endpoint::joining(kv, network, endpoint)?;
+    Ok(plan::join(&record.driver, endpoint, &cidr, record.ipam.gateway))
 }
 
 /// Plan disconnecting the endpoint (the same plan whether or not it is still recorded).

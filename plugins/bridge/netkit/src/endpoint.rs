@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 
 use hostctl_sdk::network::Endpoint;
 use hostctl_sdk::{Error, ErrorKind, Result};
-use serde::de::IgnoredAny;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::host::Kv;
 use crate::ipam::parse_requested;
@@ -47,6 +47,18 @@ pub fn create<K: Kv + ?Sized>(
     };
     store.put_endpoint(network, endpoint, ip)?;
     Ok(Endpoint { address: ipam.subnet.cidr_of(ip), gateway: ipam.gateway.map(|g| g.to_string()), mac: None })
+}
+
+/// What a join plan needs, the same for every driver: the network's record (with the
+/// driver's part `D`) and the endpoint's address in CIDR form.
+pub fn joining<D: DeserializeOwned, K: Kv + ?Sized>(kv: &K, network: &str, endpoint: &str) -> Result<(NetworkRecord<D>, String)> {
+    check_id("network", network)?;
+    check_id("endpoint", endpoint)?;
+    let store = Store::new(kv);
+    let record: NetworkRecord<D> = store.require_network(network)?;
+    let ip = store.require_endpoint(network, endpoint)?;
+    let cidr = record.ipam.subnet.cidr_of(ip);
+    Ok((record, cidr))
 }
 
 /// Free endpoint `endpoint`'s address; not-found if the network holds no such endpoint,
