@@ -5,15 +5,14 @@
 //! also after a restart; binds outside a driver's `bind-sources` refused, symlinks
 //! included; and nothing left mounted.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hostctl_daemon::daemon::Daemon;
 use hostctl_daemon::volumes::VolumeError;
 use hostctl_kernel::mount::{Mounter, Recorder};
-use hostctl_plugin_runtime::{Defaults, ErrorKind, Loader, Plugin, VolumePlugin};
+use hostctl_plugin_runtime::{Defaults, ErrorKind, Loader, MemoryKv, Plugin, VolumePlugin};
 use hostctl_tests::daemon::TestDaemon;
 use hostctl_tests::kernel::mounts_under;
 use hostctl_tests::plugins::install_bundled;
@@ -338,30 +337,6 @@ fn volumes_survive_a_daemon_restart() {
     assert_eq!(std::fs::read(daemon.data_root().join("volumes/volume-local/plain/_data/file")).unwrap(), b"data");
     daemon.ok(&["volume", "rm", "plain", "scratch"]);
     daemon.stop();
-}
-
-/// An in-memory plugin key-value store (the daemon's is its state store).
-#[derive(Default)]
-struct MemoryKv(Mutex<BTreeMap<(String, String), Vec<u8>>>);
-
-impl hostctl_plugin_runtime::KvBackend for MemoryKv {
-    fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.0.lock().unwrap().get(&(plugin.to_owned(), key.to_owned())).cloned())
-    }
-    fn set(&self, plugin: &str, key: &str, value: &[u8]) -> Result<(), String> {
-        self.0.lock().unwrap().insert((plugin.to_owned(), key.to_owned()), value.to_vec());
-        Ok(())
-    }
-    fn delete(&self, plugin: &str, key: &str) -> Result<(), String> {
-        self.0.lock().unwrap().remove(&(plugin.to_owned(), key.to_owned()));
-        Ok(())
-    }
-    fn keys(&self, plugin: &str, prefix: &str) -> Result<Vec<String>, String> {
-        Ok(self.0.lock().unwrap().keys().filter(|(p, k)| p == plugin && k.starts_with(prefix)).map(|(_, k)| k.clone()).collect())
-    }
-    fn count(&self, plugin: &str) -> Result<usize, String> {
-        self.keys(plugin, "").map(|k| k.len())
-    }
 }
 
 /// volume-local loaded by the plugin runtime with `mounter` instead of the kernel.

@@ -42,7 +42,7 @@ pub mod storage;
 pub mod volume;
 
 pub use imports::content::BlobSource;
-pub use imports::kv::KvBackend;
+pub use imports::kv::{KvBackend, MemoryKv};
 pub use netplan::PortPublisher;
 pub use network::NetworkPlugin;
 pub use restart::RestartPlugin;

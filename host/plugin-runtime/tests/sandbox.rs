@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hostctl_kernel::mount::Recorder;
 use hostctl_plugin_runtime::cache::Origin;
-use hostctl_plugin_runtime::{BlobSource, Defaults, ErrorKind, LoadError, Loader, PluginError, StoragePlugin};
+use hostctl_plugin_runtime::{BlobSource, Defaults, ErrorKind, LoadError, Loader, MemoryKv, PluginError, StoragePlugin};
 use sha2::{Digest, Sha256};
 
 fn wasm_dir() -> PathBuf {
@@ -46,31 +46,6 @@ fn fixture(manifest_extra: &str) -> Fixture {
         .unwrap()
         .with_kv(Arc::new(MemoryKv::default()));
     Fixture { _tmp: tmp, loader, dir }
-}
-
-/// An in-memory [`hostctl_plugin_runtime::KvBackend`] (the daemon's real one is its state
-/// store, unit-tested there).
-#[derive(Default)]
-struct MemoryKv(std::sync::Mutex<std::collections::BTreeMap<(String, String), Vec<u8>>>);
-
-impl hostctl_plugin_runtime::KvBackend for MemoryKv {
-    fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.0.lock().unwrap().get(&(plugin.to_owned(), key.to_owned())).cloned())
-    }
-    fn set(&self, plugin: &str, key: &str, value: &[u8]) -> Result<(), String> {
-        self.0.lock().unwrap().insert((plugin.to_owned(), key.to_owned()), value.to_vec());
-        Ok(())
-    }
-    fn delete(&self, plugin: &str, key: &str) -> Result<(), String> {
-        self.0.lock().unwrap().remove(&(plugin.to_owned(), key.to_owned()));
-        Ok(())
-    }
-    fn keys(&self, plugin: &str, prefix: &str) -> Result<Vec<String>, String> {
-        Ok(self.0.lock().unwrap().keys().filter(|(p, k)| p == plugin && k.starts_with(prefix)).map(|(_, k)| k.clone()).collect())
-    }
-    fn count(&self, plugin: &str) -> Result<usize, String> {
-        self.keys(plugin, "").map(|k| k.len())
-    }
 }
 
 fn driver_message(err: PluginError) -> String {

@@ -29,37 +29,13 @@ use hostctl_kernel::mount::Kernel;
 use hostctl_kernel::netlink::BlockingNetlink;
 use hostctl_kernel::netns;
 use hostctl_plugin_runtime::network::{CreatedNetwork, Endpoint, LinkKind, Port, PortRequest, Step};
-use hostctl_plugin_runtime::{Defaults, ErrorKind, KvBackend, Loader, NetworkPlugin, Plugin, PluginError, PortPublisher};
+use hostctl_plugin_runtime::{Defaults, ErrorKind, Loader, MemoryKv, NetworkPlugin, Plugin, PluginError, PortPublisher};
 use sha2::{Digest, Sha256};
 
 pub use super::storage::{Bundled, PluginDir};
 
 /// In a driver's options, the name of a scratch veth the fixture creates on the host.
 pub const PARENT: &str = "{parent}";
-
-/// A plugin's kv store, in memory (the daemon keeps it in its state store).
-#[derive(Default)]
-struct MemoryKv(Mutex<std::collections::BTreeMap<String, Vec<u8>>>);
-
-impl KvBackend for MemoryKv {
-    fn get(&self, _plugin: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.0.lock().expect("kv").get(key).cloned())
-    }
-    fn set(&self, _plugin: &str, key: &str, value: &[u8]) -> Result<(), String> {
-        self.0.lock().expect("kv").insert(key.to_owned(), value.to_vec());
-        Ok(())
-    }
-    fn delete(&self, _plugin: &str, key: &str) -> Result<(), String> {
-        self.0.lock().expect("kv").remove(key);
-        Ok(())
-    }
-    fn keys(&self, _plugin: &str, prefix: &str) -> Result<Vec<String>, String> {
-        Ok(self.0.lock().expect("kv").keys().filter(|k| k.starts_with(prefix)).cloned().collect())
-    }
-    fn count(&self, _plugin: &str) -> Result<usize, String> {
-        Ok(self.0.lock().expect("kv").len())
-    }
-}
 
 /// Records the ports a plan publishes and withdraws (the daemon's proxy would forward).
 #[derive(Default)]

@@ -26,6 +26,32 @@ pub trait KvBackend: Send + Sync {
     fn count(&self, plugin: &str) -> Result<usize, String>;
 }
 
+/// A [`KvBackend`] in memory: for tools and tests that run plugins without a daemon (the
+/// daemon's backend is its state store). Keys are lost when it is dropped.
+#[derive(Debug, Default)]
+pub struct MemoryKv(std::sync::Mutex<std::collections::BTreeMap<(String, String), Vec<u8>>>);
+
+impl KvBackend for MemoryKv {
+    fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.0.lock().expect("kv lock").get(&(plugin.to_owned(), key.to_owned())).cloned())
+    }
+    fn set(&self, plugin: &str, key: &str, value: &[u8]) -> Result<(), String> {
+        self.0.lock().expect("kv lock").insert((plugin.to_owned(), key.to_owned()), value.to_vec());
+        Ok(())
+    }
+    fn delete(&self, plugin: &str, key: &str) -> Result<(), String> {
+        self.0.lock().expect("kv lock").remove(&(plugin.to_owned(), key.to_owned()));
+        Ok(())
+    }
+    fn keys(&self, plugin: &str, prefix: &str) -> Result<Vec<String>, String> {
+        let kv = self.0.lock().expect("kv lock");
+        Ok(kv.keys().filter(|(p, k)| p == plugin && k.starts_with(prefix)).map(|(_, k)| k.clone()).collect())
+    }
+    fn count(&self, plugin: &str) -> Result<usize, String> {
+        Ok(self.0.lock().expect("kv lock").keys().filter(|(p, _)| p == plugin).count())
+    }
+}
+
 impl PluginState {
     fn kv(&self) -> Result<&dyn KvBackend, Error> {
         if !self.grants().kv {

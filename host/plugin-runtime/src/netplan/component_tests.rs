@@ -5,7 +5,6 @@
 //! `hcv…`, `hcm…`) and addresses never touch the machine's namespace, and everything
 //! goes with the thread. No packet is sent.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -17,34 +16,10 @@ use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::network::PortRequest;
-use crate::{Defaults, KvBackend, Loader, Plugin};
+use crate::{Defaults, Loader, MemoryKv, Plugin};
 
 const NET: &str = "0123abcd11112222333344445555666677778888999900001111222233334444";
 const EP: &str = "e1e1e1e100000000000000000000000000000000000000000000000000000000";
-
-#[derive(Default)]
-struct MemoryKv(Mutex<BTreeMap<(String, String), Vec<u8>>>);
-
-impl KvBackend for MemoryKv {
-    fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.0.lock().unwrap().get(&(plugin.into(), key.into())).cloned())
-    }
-    fn set(&self, plugin: &str, key: &str, value: &[u8]) -> Result<(), String> {
-        self.0.lock().unwrap().insert((plugin.into(), key.into()), value.to_vec());
-        Ok(())
-    }
-    fn delete(&self, plugin: &str, key: &str) -> Result<(), String> {
-        self.0.lock().unwrap().remove(&(plugin.into(), key.into()));
-        Ok(())
-    }
-    fn keys(&self, plugin: &str, prefix: &str) -> Result<Vec<String>, String> {
-        let kv = self.0.lock().unwrap();
-        Ok(kv.keys().filter(|(p, k)| p == plugin && k.starts_with(prefix)).map(|(_, k)| k.clone()).collect())
-    }
-    fn count(&self, plugin: &str) -> Result<usize, String> {
-        Ok(self.0.lock().unwrap().keys().filter(|(p, _)| p == plugin).count())
-    }
-}
 
 /// Records what it is asked to publish; binds nothing.
 #[derive(Default)]
