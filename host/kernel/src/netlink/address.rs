@@ -79,26 +79,45 @@ impl Netlink {
     pub(crate) async fn addresses_by_index(&self) -> Result<HashMap<u32, Vec<Ipv4Cidr>>> {
         let messages: Vec<AddressMessage> =
             self.handle().address().get().execute().try_collect().await.map_err(|e| NetlinkError::kernel("list addresses", e))?;
-        let mut by_index: HashMap<u32, Vec<Ipv4Cidr>> = HashMap::new();
-        for m in messages {
-            // IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer's on
-            // point-to-point links); fall back to IFA_ADDRESS when there is no local.
-            let local = m.attributes.iter().find_map(|a| match a {
-                AddressAttribute::Local(IpAddr::V4(v)) => Some(*v),
-                _ => None,
-            });
-            let address = local.or_else(|| {
-                m.attributes.iter().find_map(|a| match a {
-                    AddressAttribute::Address(IpAddr::V4(v)) => Some(*v),
-                    _ => None,
-                })
-            });
-            if let Some(address) = address {
-                by_index.entry(m.header.index).or_default().push(Ipv4Cidr { address, prefix: m.header.prefix_len });
-            }
-        }
-        Ok(by_index)
+        Ok(by_index(messages))
     }
+
+    /// The IPv4 addresses of link `index` alone.
+    pub(crate) async fn addresses_of(&self, index: u32) -> Result<Vec<Ipv4Cidr>> {
+        let messages: Vec<AddressMessage> = self
+            .handle()
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| NetlinkError::kernel("list addresses", e))?;
+        Ok(by_index(messages).remove(&index).unwrap_or_default())
+    }
+}
+
+/// IPv4 addresses by link index.
+fn by_index(messages: Vec<AddressMessage>) -> HashMap<u32, Vec<Ipv4Cidr>> {
+    let mut by_index: HashMap<u32, Vec<Ipv4Cidr>> = HashMap::new();
+    for m in messages {
+        // IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer's on
+        // point-to-point links); fall back to IFA_ADDRESS when there is no local.
+        let local = m.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Local(IpAddr::V4(v)) => Some(*v),
+            _ => None,
+        });
+        let address = local.or_else(|| {
+            m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Address(IpAddr::V4(v)) => Some(*v),
+                _ => None,
+            })
+        });
+        if let Some(address) = address {
+            by_index.entry(m.header.index).or_default().push(Ipv4Cidr { address, prefix: m.header.prefix_len });
+        }
+    }
+    by_index
 }
 
 #[cfg(test)]

@@ -182,9 +182,20 @@ impl Netlink {
         self.change(format!("move {link:?} into another netns as {rename:?}"), b.build()).await
     }
 
-    /// The link named `name`, with its addresses and master.
+    /// The link named `name`, with its addresses and master: asked of the kernel for that
+    /// link alone (a host with many containers has many links).
     pub async fn link(&self, name: &str) -> Result<Option<Link>> {
-        Ok(self.links().await?.into_iter().find(|l| l.name == name))
+        check_link_name(name)?;
+        let Some(message) = self.one_link(self.handle().link().get().match_name(name.to_owned()).execute(), name).await? else {
+            return Ok(None);
+        };
+        let index = message.header.index;
+        let addresses = self.addresses_of(index).await?;
+        let master = match controller_of(&message) {
+            Some(master) => self.one_link(self.handle().link().get().match_index(master).execute(), name).await?.as_ref().and_then(name_of),
+            None => None,
+        };
+        Ok(link_of(&message, master, addresses))
     }
 
     /// Every link of the namespace, in index order.
@@ -202,55 +213,34 @@ impl Netlink {
         let mut links: Vec<Link> = messages
             .iter()
             .filter_map(|m| {
-                let name = name_of(m)?;
-                let mut kind = None;
-                let (mut mtu, mut master, mut peer_index, mut peer_elsewhere) = (0, None, None, false);
-                for attr in &m.attributes {
-                    match attr {
-                        LinkAttribute::Mtu(v) => mtu = *v,
-                        LinkAttribute::Link(i) => peer_index = Some(*i),
-                        LinkAttribute::LinkNetNsId(_) => peer_elsewhere = true,
-                        LinkAttribute::Controller(i) => master = names.get(i).cloned(),
-                        LinkAttribute::LinkInfo(infos) => {
-                            kind = infos.iter().find_map(|i| match i {
-                                LinkInfo::Kind(k) => Some(kind_name(k)),
-                                _ => None,
-                            })
-                        }
-                        _ => {}
-                    }
-                }
-                let kind = kind.unwrap_or_else(|| {
-                    if m.header.flags.contains(LinkFlags::Loopback) { "loopback" } else { "device" }.to_owned()
-                });
-                Some(Link {
-                    index: m.header.index,
-                    name,
-                    kind,
-                    mtu,
-                    up: m.header.flags.contains(LinkFlags::Up),
-                    addresses: addresses.remove(&m.header.index).unwrap_or_default(),
-                    master,
-                    peer_index,
-                    peer_elsewhere,
-                })
+                let master = controller_of(m).and_then(|i| names.get(&i).cloned());
+                link_of(m, master, addresses.remove(&m.header.index).unwrap_or_default())
             })
             .collect();
         links.sort_by_key(|l| l.index);
         Ok(links)
     }
 
+    /// The one answer of a `match_name`/`match_index` query; `None` when the kernel
+    /// knows no such link (`ENODEV`).
+    async fn one_link(
+        &self,
+        mut found: impl futures_util::Stream<Item = std::result::Result<LinkMessage, rtnetlink::Error>> + Unpin,
+        name: &str,
+    ) -> Result<Option<LinkMessage>> {
+        match found.try_next().await {
+            Ok(m) => Ok(m),
+            Err(rtnetlink::Error::NetlinkError(m)) if m.to_io().raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(NetlinkError::kernel(format!("find link {name:?}"), e)),
+        }
+    }
+
     /// The index of link `name`.
     pub(crate) async fn index(&self, name: &str) -> Result<u32> {
         check_link_name(name)?;
-        let mut found = self.handle().link().get().match_name(name.to_owned()).execute();
-        match found.try_next().await {
-            Ok(Some(m)) => Ok(m.header.index),
-            Ok(None) => Err(NetlinkError::NoSuchLink { name: name.to_owned() }),
-            Err(rtnetlink::Error::NetlinkError(m)) if m.to_io().raw_os_error() == Some(libc::ENODEV) => {
-                Err(NetlinkError::NoSuchLink { name: name.to_owned() })
-            }
-            Err(e) => Err(NetlinkError::kernel(format!("find link {name:?}"), e)),
+        match self.one_link(self.handle().link().get().match_name(name.to_owned()).execute(), name).await? {
+            Some(m) => Ok(m.header.index),
+            None => Err(NetlinkError::NoSuchLink { name: name.to_owned() }),
         }
     }
 
@@ -263,6 +253,36 @@ impl Netlink {
     async fn change(&self, op: String, message: LinkMessage) -> Result<()> {
         self.handle().link().change(message).execute().await.map_err(|e| NetlinkError::kernel(op, e))
     }
+}
+
+/// A [`Link`] from the kernel's message, its master's name and its addresses.
+fn link_of(m: &LinkMessage, master: Option<String>, addresses: Vec<Ipv4Cidr>) -> Option<Link> {
+    let name = name_of(m)?;
+    let (mut kind, mut mtu, mut peer_index, mut peer_elsewhere) = (None, 0, None, false);
+    for attr in &m.attributes {
+        match attr {
+            LinkAttribute::Mtu(v) => mtu = *v,
+            LinkAttribute::Link(i) => peer_index = Some(*i),
+            LinkAttribute::LinkNetNsId(_) => peer_elsewhere = true,
+            LinkAttribute::LinkInfo(infos) => {
+                kind = infos.iter().find_map(|i| match i {
+                    LinkInfo::Kind(k) => Some(kind_name(k)),
+                    _ => None,
+                })
+            }
+            _ => {}
+        }
+    }
+    let kind = kind.unwrap_or_else(|| if m.header.flags.contains(LinkFlags::Loopback) { "loopback" } else { "device" }.to_owned());
+    Some(Link { index: m.header.index, name, kind, mtu, up: m.header.flags.contains(LinkFlags::Up), addresses, master, peer_index, peer_elsewhere })
+}
+
+/// The index of the link's master (`IFLA_MASTER`).
+fn controller_of(m: &LinkMessage) -> Option<u32> {
+    m.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Controller(i) => Some(*i),
+        _ => None,
+    })
 }
 
 fn name_of(m: &LinkMessage) -> Option<String> {
