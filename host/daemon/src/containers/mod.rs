@@ -97,6 +97,9 @@ pub struct ContainersConfig {
 }
 
 /// The container service; cheap to clone (all clones share one state).
+/// The next change of a container's state, as a log follower awaits it.
+pub type Change = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
 #[derive(Clone)]
 pub struct ContainerService {
     inner: Arc<Inner>,
@@ -739,12 +742,7 @@ impl ContainerService {
     /// starts the container).
     /// With it: a future that resolves when the container's state changes (an exit),
     /// for a follower to end without waiting for its next poll.
-    #[allow(clippy::type_complexity)]
-    pub fn log_source(
-        &self,
-        name: &str,
-    ) -> Result<(PathBuf, impl Fn() -> bool + Send + Sync + 'static, impl FnMut() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + 'static), ContainerError>
-    {
+    pub fn log_source(&self, name: &str) -> Result<(PathBuf, impl Fn() -> bool + Send + Sync + 'static, impl FnMut() -> Change + Send + 'static), ContainerError> {
         let record = self.resolve(name)?;
         let rx = self.watch(&record);
         let mut changes = rx.clone();
@@ -759,7 +757,7 @@ impl ContainerService {
                 if rx.changed().await.is_err() {
                     std::future::pending::<()>().await;
                 }
-            }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+            }) as Change
         };
         Ok((self.bundle(&record.id).log(), running, changed))
     }
