@@ -103,6 +103,38 @@ fn a_container_has_namespaces_and_a_docker_like_filesystem() {
     assert!(text.contains("CapBnd:\t00000000a80425fb"), "{text}");
     assert!(text.contains("dev-dirs"));
     assert_eq!(lines.last().unwrap().trim(), "0", "/proc/kcore is masked");
+
+    // Each namespace is its own: pid, mount, uts, ipc and net differ from the host's.
+    let script = "for ns in pid mnt uts ipc net; do readlink /proc/self/ns/$ns; done";
+    let out = run_sh(&daemon, &[], script);
+    let inside: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(inside.len(), 5, "{inside:?} {}", stderr(&out));
+    for (ns, inside) in ["pid", "mnt", "uts", "ipc", "net"].iter().zip(&inside) {
+        let host = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        assert_ne!(host.to_string_lossy(), inside.as_str(), "{ns} namespace is the host's");
+        assert!(inside.starts_with(&format!("{ns}:[")), "{inside}");
+    }
+
+    // /proc and /sys are read-only (and /proc nosuid, nodev, noexec); writes through
+    // /proc are refused, while /dev/stdout (a link through /proc/self/fd) still works.
+    let script = "grep -E '^(proc /proc|sysfs /sys) ' /proc/mounts; \
+                  echo 0 > /proc/self/oom_score_adj 2>/dev/null && echo proc-writable || echo proc-ro; \
+                  echo 1 > /proc/sys/vm/overcommit_memory 2>/dev/null && echo sysctl-writable || echo sysctl-ro; \
+                  echo through-dev-stdout > /dev/stdout";
+    let out = run_sh(&daemon, &[], script);
+    let text = stdout(&out);
+    let options = |fs: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.starts_with(fs)).unwrap_or_else(|| panic!("no {fs} in {text}"));
+        line.split_whitespace().nth(3).unwrap().split(',').map(str::to_owned).collect()
+    };
+    for fs in ["proc /proc", "sysfs /sys"] {
+        let options = options(fs);
+        for flag in ["ro", "nosuid", "nodev", "noexec"] {
+            assert!(options.iter().any(|o| o == flag), "{fs} is mounted {flag}: {options:?}");
+        }
+    }
+    assert!(text.contains("proc-ro\n") && text.contains("sysctl-ro\n"), "{text}");
+    assert!(text.contains("through-dev-stdout\n"), "{text}\n{}", stderr(&out));
     daemon.stop();
 }
 

@@ -68,6 +68,15 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
 
     let host_network = record.host_config.network_mode == "host";
     let mut mounts = get_default_mounts();
+    for m in mounts.iter_mut() {
+        if m.destination() == Path::new("/proc") {
+            // Docker's nosuid,noexec,nodev, and read-only: the container reads its
+            // processes and writes nothing through procfs. (Docker leaves /proc writable
+            // and makes only /proc/sys and friends read-only; oom_score_adj and sysctls
+            // are written by the init before this mount exists.)
+            m.set_options(Some(["nosuid", "noexec", "nodev", "ro"].map(String::from).to_vec()));
+        }
+    }
     if host_network {
         // A fresh sysfs needs a network namespace of its own; bind the host's instead,
         // read-only and not recursively (so the host's /sys/fs/cgroup stays out).

@@ -46,6 +46,19 @@ fn init(config: &Config, stdio: Stdio, cgroup: Option<&JoinHandles>) -> Result<I
     if config.namespaces.iter().any(|n| n.kind == NamespaceKind::Network && n.path.is_none()) {
         step("bring lo up", sys::loopback_up())?;
     }
+    // Through the host's /proc, before the container's is mounted (it may be read-only):
+    // sysctl files resolve to the writer's namespaces, /proc/self to the writer.
+    for (key, value) in &config.sysctls {
+        let file = format!("/proc/sys/{}", key.replace('.', "/"));
+        step(format_args!("sysctl {key}={value}"), std::fs::write(file, value))?;
+    }
+    if let Some(adj) = config.process.oom_score_adj {
+        match std::fs::write("/proc/self/oom_score_adj", adj.to_string()) {
+            // Lowering it needs CAP_SYS_RESOURCE, which the host may lack: keep the shim's.
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => {}
+            other => step(format_args!("set oom_score_adj {adj}"), other)?,
+        }
+    }
 
     let rootfs = config.rootfs.display();
     step(format!("bind the rootfs {rootfs} onto itself"), rootfs::bind_onto_itself(&config.rootfs))?;
@@ -60,10 +73,6 @@ fn init(config: &Config, stdio: Stdio, cgroup: Option<&JoinHandles>) -> Result<I
     step("pivot_root into the rootfs", rootfs::pivot_root(root))?;
 
     let root = step("open the new /", Root::open(Path::new("/")))?;
-    for (key, value) in &config.sysctls {
-        let file = format!("/proc/sys/{}", key.replace('.', "/"));
-        step(format_args!("sysctl {key}={value}"), std::fs::write(file, value))?;
-    }
     for path in &config.masked_paths {
         step(format_args!("mask {path}"), rootfs::mask_path(&root, path))?;
     }
@@ -78,13 +87,6 @@ fn init(config: &Config, stdio: Stdio, cgroup: Option<&JoinHandles>) -> Result<I
     }
 
     let process = &config.process;
-    if let Some(adj) = process.oom_score_adj {
-        match std::fs::write("/proc/self/oom_score_adj", adj.to_string()) {
-            // Lowering it needs CAP_SYS_RESOURCE, which the host may lack: keep the shim's.
-            Err(e) if e.raw_os_error() == Some(libc::EACCES) => {}
-            other => step(format_args!("set oom_score_adj {adj}"), other)?,
-        }
-    }
     for limit in &process.rlimits {
         step(format_args!("setrlimit {}", limit.name), set_rlimit(limit))?;
     }
