@@ -172,7 +172,7 @@ fn a_pids_limit_is_obeyed_and_a_fork_past_it_fails() {
 }
 
 #[test]
-fn cpus_become_a_cfs_quota_in_the_containers_cgroup() {
+fn cpus_become_a_cfs_quota_that_holds_a_spinner_to_half_a_cpu() {
     let mut daemon = daemon();
     let id = daemon.ok(&["run", "-d", "--cpus", "0.5", "busybox", "sleep", "30"]).trim().to_owned();
     let quota = cgroups_under(daemon.cgroup_parent())
@@ -184,7 +184,41 @@ fn cpus_become_a_cfs_quota_in_the_containers_cgroup() {
     assert!(quota.starts_with("50000"), "quota {quota:?}");
     assert_eq!(inspect(&daemon, &id)["HostConfig"]["NanoCpus"], 500_000_000);
     daemon.ok(&["rm", "-f", &id]);
+
+    // And the kernel holds a spinning container to it: over two seconds it gets at most
+    // half a CPU (some slack for period edges), and its cgroup counts throttled periods.
+    let id = daemon.ok(&["run", "-d", "--cpus", "0.5", "busybox", "sh", "-c", "while :; do :; done"]).trim().to_owned();
+    let cgroups = cgroups_under(daemon.cgroup_parent());
+    let read = |file: &str| cgroups.iter().find_map(|cg| std::fs::read_to_string(cg.join(file)).ok());
+    // Nanoseconds of CPU used: v1's cpuacct.usage, or v2's usage_usec.
+    let usage = || -> u64 {
+        if let Some(ns) = read("cpuacct.usage") {
+            return ns.trim().parse().unwrap();
+        }
+        let stat = read("cpu.stat").expect("cpu.stat");
+        stat_field(&stat, "usage_usec") * 1000
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (t0, u0) = (std::time::Instant::now(), usage());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let (wall, used) = (t0.elapsed().as_nanos() as f64, (usage() - u0) as f64);
+    let share = used / wall;
+    assert!(share > 0.0 && share <= 0.6, "a --cpus 0.5 spinner used {share:.2} of a CPU");
+    let throttled = stat_field(&read("cpu.stat").expect("cpu.stat"), "nr_throttled");
+    assert!(throttled > 0, "the spinner was throttled: {:?}", read("cpu.stat"));
+    eprintln!("a --cpus 0.5 spinner: {share:.3} of a CPU over 2 s, {throttled} throttled periods");
+    daemon.ok(&["rm", "-f", &id]);
     daemon.stop();
+}
+
+/// A `name value` line's value in a cgroup's `cpu.stat`.
+fn stat_field(stat: &str, name: &str) -> u64 {
+    stat.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {name} in {stat}"))
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[test]
