@@ -223,6 +223,19 @@ fn hostile_archives_are_refused_and_leave_nothing_behind() {
     daemon.ok(&["load", "-i", &write(&daemon, "good.tar", &docker_save(&[busybox_image("good:1")], SaveLayout::Legacy))]);
 }
 
+#[test]
+fn a_legacy_config_not_matching_its_name_is_refused_naming_both_digests() {
+    let daemon = TestDaemon::start();
+    let named = hostile::small_image_id();
+    let path = write(&daemon, "swapped.tar", &hostile::config_name_mismatch());
+    let (code, err) = daemon.fails(&["load", "-i", &path]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("\"{}.json\"", &named["sha256:".len()..])), "the file is named: {err}");
+    assert!(err.contains(&named), "the digest its name gives: {err}");
+    assert_eq!(err.matches("sha256:").count(), 2, "both digests: {err}");
+    assert!(image_rows(&daemon).is_empty());
+}
+
 /// The multi-layer image loaded through the daemon, then mounted in-process by the same
 /// image service the daemon runs (the daemon stopped, so one process owns the data root):
 /// the merged rootfs is what the driver's mount plan produced.

@@ -44,6 +44,7 @@ pub fn all() -> Vec<HostileCase> {
         case("truncated_mid_blob", truncated_mid_blob(), RefusedBy::Load, "the archive ends inside a layer"),
         case("outer_dotdot_entry", outer_dotdot_entry(), RefusedBy::Load, "an archive entry named ../escape"),
         case("config_diff_id_mismatch", config_diff_id_mismatch(), RefusedBy::Load, "the config's diff_ids do not match the layer"),
+        case("config_name_mismatch", config_name_mismatch(), RefusedBy::Load, "a legacy config's content does not hash to the digest in its name"),
         case("layer_dotdot_entry", layer_dotdot_entry(), RefusedBy::Unpack, "a layer entry named ../escape"),
         case("layer_absolute_entry", layer_absolute_entry(), RefusedBy::Unpack, "a layer entry named /etc/evil"),
         case("layer_symlink_escape", layer_symlink_escape(), RefusedBy::Unpack, "a symlink evil -> /etc, then evil/passwd"),
@@ -54,6 +55,11 @@ pub fn all() -> Vec<HostileCase> {
 
 fn small_image() -> ImageSpec {
     ImageSpec::new(TAG).layer(Layer::new().file("etc/motd", "hello\n"))
+}
+
+/// The ID whose `<hex>.json` name [`config_name_mismatch`] gives another config.
+pub fn small_image_id() -> String {
+    small_image().build().id
 }
 
 fn on_busybox(layer: Layer) -> Vec<u8> {
@@ -93,6 +99,29 @@ pub fn config_diff_id_mismatch() -> Vec<u8> {
     let mut spec = small_image();
     spec.diff_ids_override = Some(vec![Layer::new().file("etc/motd", "other\n").diff_id()]);
     docker_save(&[spec], SaveLayout::Legacy)
+}
+
+/// A legacy save whose `<id>.json` holds another image's config (same layers, another
+/// label): a loader that does not check the name would load it under another ID.
+pub fn config_name_mismatch() -> Vec<u8> {
+    let named = small_image();
+    let name = format!("{}.json", &small_image_id()["sha256:".len()..]);
+    let other = small_image().label("swapped", "yes").build().config;
+    let saved = docker_save(&[named], SaveLayout::Legacy);
+    let mut outer = Outer::new(false);
+    let mut archive = tar::Archive::new(&saved[..]);
+    for entry in archive.entries().expect("a tar built here") {
+        let mut entry = entry.expect("a tar built here");
+        let path = String::from_utf8(entry.path_bytes().into_owned()).expect("names built here are UTF-8");
+        if entry.header().entry_type().is_dir() {
+            outer.dir(&path);
+            continue;
+        }
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).expect("a tar built here");
+        outer.file(&path, if path == name { &other } else { &data });
+    }
+    outer.finish()
 }
 
 pub fn layer_dotdot_entry() -> Vec<u8> {
@@ -186,6 +215,17 @@ mod tests {
     }
 
     #[test]
+    fn config_name_mismatch_names_its_config_by_another_digest() {
+        let outer = entries(&config_name_mismatch()).unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&outer.iter().find(|e| e.0 == "manifest.json").unwrap().2).unwrap();
+        let config_name = manifest[0]["Config"].as_str().unwrap();
+        let config = &outer.iter().find(|e| e.0 == config_name).unwrap().2;
+        assert_eq!(config_name, format!("{}.json", &small_image_id()["sha256:".len()..]));
+        assert_ne!(format!("{}.json", hex_of(config)), config_name);
+        assert!(serde_json::from_slice::<serde_json::Value>(config).is_ok(), "the content is a config");
+    }
+
+    #[test]
     fn layer_cases_carry_their_hostile_entries() {
         let names = |a: &[u8]| top_layer(a).into_iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
         let s = |a: &str, b: &str| (a.to_string(), b.to_string());
@@ -201,7 +241,7 @@ mod tests {
         let cases = all();
         let mut names: Vec<_> = cases.iter().map(|c| c.name).collect();
         names.dedup();
-        assert_eq!(names.len(), 9);
-        assert_eq!(cases.iter().filter(|c| c.refused_by == RefusedBy::Load).count(), 4);
+        assert_eq!(names.len(), 10);
+        assert_eq!(cases.iter().filter(|c| c.refused_by == RefusedBy::Load).count(), 5);
     }
 }

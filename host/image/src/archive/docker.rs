@@ -1,7 +1,10 @@
 //! `docker save` archives: `manifest.json` lists each image as its config file, its
 //! layer files bottom first and its tags. Two generations of paths exist: the legacy
-//! layout (`<id>.json`, `<id>/layer.tar`) and Docker ≥ 25's (`blobs/sha256/<hex>` for
-//! both, beside an OCI `index.json`). Both are read the same way, by path.
+//! layout (`<id>.json`, `<v1 id>/layer.tar`) and Docker ≥ 25's (`blobs/sha256/<hex>` for
+//! both, beside an OCI `index.json`). Both are read the same way, by path. A name that is
+//! a digest is a content address the content must match: `blobs/sha256/<hex>` is checked
+//! as it streams in, a legacy config's `<hex>.json` when the image is resolved. Any other
+//! config name is only a name (the config is stored under the digest of its content).
 
 use serde::Deserialize;
 
@@ -9,7 +12,7 @@ use super::{
     ArchiveError, BlobRef, Candidate,
     stream::{StagedArchive, normalize},
 };
-use crate::reference::Reference;
+use crate::{digest::Digest, reference::Reference};
 
 pub(super) const MANIFEST_JSON: &str = "manifest.json";
 
@@ -48,9 +51,11 @@ pub(super) fn candidates(staged: &StagedArchive) -> Result<Vec<Candidate>, Archi
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let config = path(&entry.config)?;
             Ok(Candidate {
                 config: BlobRef {
-                    path: path(&entry.config)?,
+                    named: named_digest(&config),
+                    path: config,
                     descriptor: None,
                 },
                 layers: entry
@@ -61,6 +66,7 @@ pub(super) fn candidates(staged: &StagedArchive) -> Result<Vec<Candidate>, Archi
                         Ok(BlobRef {
                             path: path(l)?,
                             descriptor: None,
+                            named: None,
                         })
                     })
                     .collect::<Result<Vec<_>, ArchiveError>>()?,
@@ -69,4 +75,28 @@ pub(super) fn candidates(staged: &StagedArchive) -> Result<Vec<Candidate>, Archi
             })
         })
         .collect()
+}
+
+/// The digest a legacy config's name gives: `<64 lowercase hex>.json`, in any directory.
+fn named_digest(path: &str) -> Option<Digest> {
+    let name = path.rsplit('/').next()?;
+    Digest::from_hex(name.strip_suffix(".json")?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_hex_digest_dot_json_names_a_digest() {
+        let hex = "a".repeat(64);
+        let digest = Digest::from_hex(&hex).unwrap();
+        assert_eq!(named_digest(&format!("{hex}.json")), Some(digest));
+        assert_eq!(named_digest(&format!("configs/{hex}.json")), Some(digest));
+        assert_eq!(named_digest("config.json"), None);
+        assert_eq!(named_digest(&hex), None);
+        assert_eq!(named_digest(&format!("{}.json", "A".repeat(64))), None);
+        assert_eq!(named_digest(&format!("{}.json", "a".repeat(63))), None);
+        assert_eq!(named_digest(&format!("{hex}.json.bak")), None);
+    }
 }

@@ -162,6 +162,9 @@ struct Candidate {
 struct BlobRef {
     path: String,
     descriptor: Option<oci::Descriptor>,
+    /// The digest the file's name gives (a legacy `docker save` config, `<hex>.json`),
+    /// which its content must have.
+    named: Option<Digest>,
 }
 
 /// A read and resolved archive, its blobs waiting under the store's `tmp/`.
@@ -351,9 +354,19 @@ impl Staging {
         })
     }
 
-    /// The staged file of a reference, checked against its descriptor (if any).
+    /// The staged file of a reference, checked against its descriptor and the digest
+    /// its name gives (if any).
     fn checked(&self, blob: &BlobRef, referenced_by: &str) -> Result<PathBuf, ArchiveError> {
         let staged = self.staged.lookup(&blob.path, referenced_by)?;
+        if let Some(expected) = blob.named
+            && expected != staged.digest
+        {
+            return Err(ArchiveError::DigestMismatch {
+                path: blob.path.clone(),
+                expected,
+                actual: staged.digest,
+            });
+        }
         if let Some(d) = &blob.descriptor {
             let expected = d.digest(referenced_by)?;
             if expected != staged.digest {

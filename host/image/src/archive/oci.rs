@@ -253,6 +253,7 @@ fn walk(
             Ok(BlobRef {
                 path: blob_path(&d.digest(&what)?),
                 descriptor: Some(d.clone()),
+                named: None,
             })
         };
         out.push(Candidate {

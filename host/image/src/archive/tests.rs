@@ -448,6 +448,59 @@ fn blob_not_matching_its_name_is_refused() {
     assert!(tmp_is_empty(&s), "staging removed on failure");
 }
 
+/// A legacy archive whose config is stored as `config_name`.
+fn legacy_named(image: &Img, config_name: &str) -> Vec<u8> {
+    let layers: Vec<String> = (0..image.layers.len()).map(|i| format!("l{i}/layer.tar")).collect();
+    let mut entries: Vec<E> = image
+        .layers
+        .iter()
+        .zip(&layers)
+        .map(|(l, p)| file(p, l.clone()))
+        .collect();
+    entries.push(file(config_name, image.config.clone()));
+    let manifest = json!([{"Config": config_name, "RepoTags": ["named:1"], "Layers": layers}]);
+    entries.push(file("manifest.json", serde_json::to_vec(&manifest).unwrap()));
+    outer(&entries)
+}
+
+#[test]
+fn legacy_config_not_matching_its_name_is_refused() {
+    let (_d, s) = store();
+    let want = two_layer();
+    let other = img(vec![layer_tar(&[("other", "x\n")])]);
+    let name = format!("{}.json", hex(&other.config));
+    let e = load(&s, &legacy_named(&want, &name)).unwrap_err();
+    let ArchiveError::DigestMismatch {
+        path,
+        expected,
+        actual,
+    } = &e
+    else {
+        panic!("unexpected {e}")
+    };
+    assert_eq!(path, &name);
+    assert_eq!(*expected, Digest::of_bytes(&other.config));
+    assert_eq!(*actual, Digest::of_bytes(&want.config));
+    let message = e.to_string();
+    for part in [name.clone(), expected.to_string(), actual.to_string()] {
+        assert!(message.contains(&part), "{message} names {part}");
+    }
+    assert!(tmp_is_empty(&s), "staging removed on failure");
+    assert!(s.list().unwrap().is_empty(), "nothing stored");
+}
+
+#[test]
+fn legacy_config_not_named_by_a_digest_is_stored_by_its_digest() {
+    let (_d, s) = store();
+    let want = two_layer();
+    for name in ["config.json", "cfg/image.json", &format!("{}.json", "F".repeat(64))] {
+        let staging = load(&s, &legacy_named(&want, name)).unwrap();
+        assert_two_layer(&staging.images()[0], &want);
+        let id = Digest::of_bytes(&want.config);
+        assert!(staging.blobs().any(|d| *d == id), "{name}");
+    }
+}
+
 #[test]
 fn every_cut_of_an_archive_is_refused_as_truncated() {
     let (_d, s) = store();
