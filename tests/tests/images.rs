@@ -236,6 +236,38 @@ fn a_legacy_config_not_matching_its_name_is_refused_naming_both_digests() {
     assert!(image_rows(&daemon).is_empty());
 }
 
+/// Deterministic bytes that are nothing in particular.
+fn noise(n: usize) -> Vec<u8> {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+#[test]
+fn random_bytes_are_refused_in_one_printable_line() {
+    let daemon = TestDaemon::start();
+    let before = tree(&daemon.data_root());
+    let path = write(&daemon, "noise.tar", &noise(64 << 10));
+    for (args, says) in [
+        (vec!["load", "-i", &path], "image archive is not a tar archive (plain or gzip): its first 512 bytes are not a tar header ("),
+        (vec!["import", &path, "noise:1"], "layer is not a tar archive (plain or gzip): its first 512 bytes are not a tar header ("),
+    ] {
+        let (code, err) = daemon.fails(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.trim_end().chars().all(|c| c.is_ascii_graphic() || c == ' '), "{args:?}: printable: {err:?}");
+    }
+    assert_eq!(tree(&daemon.data_root()), before);
+    assert!(image_rows(&daemon).is_empty());
+}
+
 /// The multi-layer image loaded through the daemon, then mounted in-process by the same
 /// image service the daemon runs (the daemon stopped, so one process owns the data root):
 /// the merged rootfs is what the driver's mount plan produced.

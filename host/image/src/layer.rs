@@ -20,8 +20,10 @@ use flate2::read::MultiGzDecoder;
 use crate::{
     blobs::{BlobError, BlobStore, VerifiedReader},
     digest::Digest,
-    tarstream::EofWatch,
+    tarstream::{EofWatch, Position, printable},
 };
+
+pub use crate::tarstream::TarFault;
 
 pub const MEDIA_TYPE_OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 pub const MEDIA_TYPE_OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -40,7 +42,7 @@ pub enum Compression {
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     #[error(
-        "layer {what}: {compression} compression is not supported (plain tar and gzip are); decompress it first"
+        "{what} is {compression}-compressed, which is not supported (plain tar and gzip are); decompress it first"
     )]
     UnsupportedCompression {
         what: String,
@@ -52,6 +54,8 @@ pub enum LayerError {
     Truncated { reason: String },
     #[error("layer tar is malformed: {reason}")]
     Malformed { reason: String },
+    #[error("layer {0}")]
+    Tar(TarFault),
     #[error("reading layer: {source}")]
     Read {
         #[source]
@@ -64,16 +68,21 @@ pub enum LayerError {
 impl Compression {
     /// Detects compression from the first bytes of a blob (6 are enough). zstd, bzip2 and
     /// xz are recognised so they can be refused by name; anything else is taken as tar.
+    /// `what` names the blob in the error (`the rootfs tar`).
     pub fn sniff(what: &str, prefix: &[u8]) -> Result<Compression, LayerError> {
-        let unsupported = |compression| LayerError::UnsupportedCompression {
+        Compression::detect(prefix).map_err(|compression| LayerError::UnsupportedCompression {
             what: what.to_string(),
             compression,
-        };
+        })
+    }
+
+    /// As [`sniff`](Compression::sniff); an unsupported compression is given by name.
+    pub fn detect(prefix: &[u8]) -> Result<Compression, &'static str> {
         match prefix {
             [0x1f, 0x8b, ..] => Ok(Compression::Gzip),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => Err(unsupported("zstd")),
-            [b'B', b'Z', b'h', ..] => Err(unsupported("bzip2")),
-            [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Err(unsupported("xz")),
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Err("zstd"),
+            [b'B', b'Z', b'h', ..] => Err("bzip2"),
+            [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Err("xz"),
             _ => Ok(Compression::None),
         }
     }
@@ -91,7 +100,7 @@ impl Compression {
             | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => Ok(Compression::Gzip),
             mt if mt.ends_with("+zstd") || mt.ends_with(".zstd") => {
                 Err(LayerError::UnsupportedCompression {
-                    what: format!("with media type {mt:?}"),
+                    what: format!("a layer of media type {mt:?}"),
                     compression: "zstd",
                 })
             }
@@ -176,7 +185,7 @@ impl ImportedLayer {
 /// smaller filesystem; entry contents are not interpreted. Nothing is stored on error.
 pub fn import_layer<R: Read>(store: &BlobStore, reader: R) -> Result<ImportedLayer, LayerError> {
     let (prefix, reader) = peek(reader, 6).map_err(|source| LayerError::Read { source })?;
-    let compression = Compression::sniff("being imported", &prefix)?;
+    let compression = Compression::sniff("the rootfs tar", &prefix)?;
     let (watch, flags) = EofWatch::new(Decompressed::new(reader, compression));
     let mut writer = store.writer()?;
     let tmp_path = writer.path().to_path_buf();
@@ -191,7 +200,8 @@ pub fn import_layer<R: Read>(store: &BlobStore, reader: R) -> Result<ImportedLay
         out: &mut writer,
         write_error: None,
     };
-    let walked = walk_tar(&mut tee);
+    let mut position = Position::default();
+    let walked = walk_tar(&mut tee, &mut position);
     if let Some(e) = tee.write_error.take() {
         return Err(write_failed(e));
     }
@@ -200,12 +210,10 @@ pub fn import_layer<R: Read>(store: &BlobStore, reader: R) -> Result<ImportedLay
             LayerError::Read { source: e }
         } else if flags.hit_eof() {
             LayerError::Truncated {
-                reason: e.to_string(),
+                reason: printable(&e.to_string()),
             }
         } else {
-            LayerError::Malformed {
-                reason: e.to_string(),
-            }
+            LayerError::Tar(position.fault(&e))
         }
     };
     walked.map_err(classify)?;
@@ -227,12 +235,12 @@ pub fn import_layer<R: Read>(store: &BlobStore, reader: R) -> Result<ImportedLay
     })
 }
 
-/// Walks every tar header; the tar crate skips entry data through the reader, which
-/// fails if the input ends early.
-fn walk_tar<R: Read>(reader: R) -> io::Result<()> {
+/// Walks every tar header, following the walk in `position`; the tar crate skips entry
+/// data through the reader, which fails if the input ends early.
+fn walk_tar<R: Read>(reader: R, position: &mut Position) -> io::Result<()> {
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
-        entry?;
+        position.accepted(&entry?);
     }
     Ok(())
 }
@@ -386,10 +394,33 @@ mod tests {
     }
 
     #[test]
-    fn import_refuses_a_non_tar() {
+    fn import_refuses_a_non_tar_in_one_printable_line() {
         let (_d, s) = store();
         let e = import_layer(&s, &[b'x'; 1024][..]).unwrap_err();
-        assert!(matches!(e, LayerError::Malformed { .. }), "{e}");
+        assert!(matches!(e, LayerError::Tar(TarFault::NotTar { .. })), "{e}");
+        let mut noise = vec![0u8; 4096];
+        for (i, b) in noise.iter_mut().enumerate() {
+            *b = (i * 7919 % 251) as u8 ^ 0x9c;
+        }
+        let e = import_layer(&s, &noise[..]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("layer is not a tar archive (plain or gzip): its first 512 bytes are not a tar header"),
+            "{e}"
+        );
+        assert!(e.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{e:?}");
+        assert!(s.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn import_places_a_corrupt_header_after_its_entry() {
+        let (_d, s) = store();
+        let mut tar = tar_of(&[("etc/passwd", b"root:x:0:0::/root:/bin/sh\n"), ("b", b"x")]);
+        tar[1024 + 148] = 0xff; // the second header's checksum field
+        let e = import_layer(&s, &tar[..]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "layer is corrupt: the tar header at byte 1024 (after entry \"etc/passwd\") is invalid: its checksum field is not an octal number"
+        );
     }
 
     #[test]

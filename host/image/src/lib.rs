@@ -23,7 +23,10 @@
 //! `--change` instructions from [`change`] apply.
 //!
 //! Tar framing is checked for truncation everywhere a tar is read (the `tar` crate alone
-//! takes a cut archive for a short one); see the crate-private `tarstream` module.
+//! takes a cut archive for a short one), and a header the crate refuses is reported as a
+//! [`TarFault`](layer::TarFault) (not a tar at all, or corrupt at a byte offset after a
+//! named entry) instead of in the crate's words, which quote the header's raw bytes; see
+//! the crate-private `tarstream` module.
 
 pub mod archive;
 pub mod blobs;

@@ -8,9 +8,16 @@
 
 use std::{
     cell::Cell,
+    fmt::Write as _,
     io::{self, Read},
     rc::Rc,
 };
+
+/// The tar block size: every header is one block, every entry's data is padded to one.
+const BLOCK: u64 = 512;
+
+/// The most characters of a foreign message [`printable`] keeps.
+const MESSAGE_MAX: usize = 200;
 
 /// A reader that remembers whether its input reached EOF (or failed).
 pub(crate) struct EofWatch<R> {
@@ -71,6 +78,119 @@ impl<R: Read> Read for EofWatch<R> {
     }
 }
 
+/// How far a walk through a tar got: the entries the tar crate accepted, and where the
+/// next header starts.
+#[derive(Debug, Default)]
+pub(crate) struct Position {
+    entries: u64,
+    next_header: u64,
+    last: String,
+}
+
+/// A header the tar crate refused, told without its raw bytes. The message follows the
+/// name of what was read (`image archive is not a tar archive …`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TarFault {
+    /// The very first header: the input is not a tar at all.
+    #[error("is not a tar archive (plain or gzip): {reason}")]
+    NotTar { reason: String },
+    /// A later header, at `offset` in the (uncompressed) tar, after entry `after` (quoted).
+    #[error(
+        "is corrupt: the tar header at byte {offset} (after entry {after}) is invalid: {reason}"
+    )]
+    Corrupt {
+        offset: u64,
+        after: String,
+        reason: String,
+    },
+}
+
+impl Position {
+    /// Records an entry the tar crate accepted.
+    pub(crate) fn accepted<R: Read>(&mut self, entry: &tar::Entry<'_, R>) {
+        self.entries += 1;
+        self.next_header =
+            entry.raw_header_position() + BLOCK + entry.size().div_ceil(BLOCK) * BLOCK;
+        self.last = quoted(&entry.path_bytes());
+    }
+
+    /// The last entry accepted, quoted and escaped (`none` before the first).
+    pub(crate) fn last(&self) -> &str {
+        if self.entries == 0 {
+            "none"
+        } else {
+            &self.last
+        }
+    }
+
+    /// What a header error from the tar crate means at this point of the walk.
+    pub(crate) fn fault(&self, e: &io::Error) -> TarFault {
+        let why = header_reason(e);
+        if self.entries == 0 {
+            TarFault::NotTar {
+                reason: format!("its first {BLOCK} bytes are not a tar header ({why})"),
+            }
+        } else {
+            TarFault::Corrupt {
+                offset: self.next_header,
+                after: self.last.clone(),
+                reason: why,
+            }
+        }
+    }
+}
+
+/// Why the tar crate refused a header, in our words: its messages quote the raw field
+/// (`numeric field did not have utf-8 text: <bytes> when getting cksum for <bytes>`).
+fn header_reason(e: &io::Error) -> String {
+    let message = e.to_string();
+    if message == "archive header checksum mismatch" {
+        return "its checksum does not match its content".to_string();
+    }
+    if message.starts_with("numeric field") {
+        let field = message
+            .split_once(" when getting ")
+            .and_then(|(_, rest)| rest.split(' ').next())
+            .filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_lowercase()));
+        return match field {
+            Some("cksum") => "its checksum field is not an octal number".to_string(),
+            Some(field) => format!("its {field} field is not an octal number"),
+            None => "a numeric field is not an octal number".to_string(),
+        };
+    }
+    printable(&message)
+}
+
+/// `text` on one line of printable characters: control characters and U+FFFD (what a
+/// lossy decoding left of raw bytes) escaped, and cut after [`MESSAGE_MAX`] characters.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::new();
+    for c in cut(text).chars() {
+        if c.is_control() || c == char::REPLACEMENT_CHARACTER {
+            let _ = write!(out, "{}", c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A tar entry name for a message: quoted and escaped as Rust writes strings, bytes that
+/// are not UTF-8 as `\xNN`, cut after [`MESSAGE_MAX`] characters.
+pub(crate) fn quoted(name: &[u8]) -> String {
+    match std::str::from_utf8(name) {
+        Ok(text) => format!("{:?}", cut(text)),
+        Err(_) => format!("\"{}\"", cut(&name.escape_ascii().to_string())),
+    }
+}
+
+fn cut(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MESSAGE_MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+        None => text.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +243,108 @@ mod tests {
             let ok = complete(&bytes[..cut]).unwrap_or(false);
             assert!(!ok, "cut at {cut} of {} looked complete", bytes.len());
         }
+    }
+
+    /// What walking `bytes` as a tar ends with: the entries read, or the fault.
+    fn walk(bytes: &[u8]) -> Result<u64, TarFault> {
+        let mut position = Position::default();
+        let mut archive = tar::Archive::new(bytes);
+        for entry in archive.entries().unwrap() {
+            match entry {
+                Ok(entry) => position.accepted(&entry),
+                Err(e) => return Err(position.fault(&e)),
+            }
+        }
+        Ok(position.entries)
+    }
+
+    fn random(n: usize, mut seed: u64) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 33) as u8
+            })
+            .collect()
+    }
+
+    fn assert_printable(text: &str) {
+        assert!(
+            text.chars()
+                .all(|c| !c.is_control() && c != char::REPLACEMENT_CHARACTER),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn random_bytes_are_not_a_tar_and_the_reason_is_printable() {
+        for seed in 0..64 {
+            match walk(&random(2048, seed)) {
+                Err(TarFault::NotTar { reason }) => {
+                    assert!(
+                        reason.starts_with("its first 512 bytes are not a tar header ("),
+                        "{reason}"
+                    );
+                    assert_printable(&reason);
+                }
+                other => panic!("seed {seed}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_header_after_an_entry_is_placed_by_offset_and_entry() {
+        let mut bytes = one_file_tar();
+        // The header after "f" (512 + 600 rounded up to 1024): garbage, as if overwritten.
+        bytes.truncate(1536);
+        bytes.extend(random(1024, 7));
+        match walk(&bytes) {
+            Err(TarFault::Corrupt {
+                offset,
+                after,
+                reason,
+            }) => {
+                assert_eq!((offset, after.as_str()), (1536, "\"f\""));
+                assert_printable(&reason);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_reasons_name_the_field_not_its_bytes() {
+        let numeric = io::Error::other(
+            "numeric field did not have utf-8 text: \u{fffd}\u{1} when getting cksum for \u{fffd}x",
+        );
+        assert_eq!(
+            header_reason(&numeric),
+            "its checksum field is not an octal number"
+        );
+        let size = io::Error::other("numeric field was not a number: 12x when getting size for f");
+        assert_eq!(
+            header_reason(&size),
+            "its size field is not an octal number"
+        );
+        let checksum = io::Error::other("archive header checksum mismatch");
+        assert_eq!(
+            header_reason(&checksum),
+            "its checksum does not match its content"
+        );
+        let other = io::Error::other("odd\u{7}\nthing");
+        assert_eq!(header_reason(&other), "odd\\u{7}\\u{a}thing");
+    }
+
+    #[test]
+    fn printable_escapes_and_cuts() {
+        assert_eq!(printable("a\u{fffd}b"), "a\\u{fffd}b");
+        assert_eq!(printable("café"), "café");
+        assert_eq!(printable(&"x".repeat(500)).chars().count(), MESSAGE_MAX + 1);
+        assert_eq!(quoted(b"a\xffb"), r#""a\xffb""#);
+        assert_eq!(quoted("dir/é\n".as_bytes()), r#""dir/é\n""#);
+        assert_eq!(
+            quoted("x".repeat(500).as_bytes()).chars().count(),
+            MESSAGE_MAX + 3
+        );
     }
 }

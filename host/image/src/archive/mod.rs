@@ -30,16 +30,33 @@ use crate::{
     blobs::{BlobError, BlobStore},
     config::{ConfigError, ImageConfig},
     digest::Digest,
-    layer::{Compression, LayerError, diff_id_of},
+    layer::{Compression, LayerError, TarFault, diff_id_of},
     reference::{Reference, ReferenceError},
 };
 
 /// Why an image archive was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    /// `entry` is the entry being read, or the last one read ("none" at the start).
+    /// `entry` is the entry being read, or the last one read, quoted ("none" at the start).
     #[error("image archive is truncated: {detail} (last entry: {entry})")]
     Truncated { entry: String, detail: String },
+    #[error("image archive {0}")]
+    Tar(TarFault),
+    #[error(
+        "image archive is {compression}-compressed, which is not supported (plain tar and gzip are); decompress it first"
+    )]
+    Compressed { compression: &'static str },
+    #[error(
+        "image archive has neither manifest.json (docker save) nor index.json (OCI image layout)"
+    )]
+    NoImages,
+    #[error(
+        "image archive has only a 'repositories' file: the docker save format before Docker 1.10 is not supported"
+    )]
+    PreV110,
+    /// `entry` is quoted, its bytes escaped where they are not UTF-8.
+    #[error("image archive entry {entry}: {reason}")]
+    Entry { entry: String, reason: String },
     #[error(
         "image archive entry {path:?}: content does not match its digest: expected {expected}, got {actual}"
     )]
@@ -184,18 +201,9 @@ impl Staging {
         } else if staged.contains(oci::INDEX_JSON) {
             oci::candidates(&staged)?
         } else if staged.contains("repositories") {
-            return Err(ArchiveError::Unsupported {
-                what: "image archive".to_string(),
-                reason: "it has only a 'repositories' file (the pre-1.10 docker save format)"
-                    .to_string(),
-            });
+            return Err(ArchiveError::PreV110);
         } else {
-            return Err(ArchiveError::Malformed {
-                what: "image archive".to_string(),
-                reason:
-                    "it has neither manifest.json (docker save) nor index.json (OCI image layout)"
-                        .to_string(),
-            });
+            return Err(ArchiveError::NoImages);
         };
         let mut staging = Staging {
             staged,
@@ -292,8 +300,7 @@ impl Staging {
                     path: file.clone(),
                     source,
                 })?;
-            let compression =
-                Compression::sniff(&format!("{:?}", layer.path), &prefix).map_err(layer_err)?;
+            let compression = Compression::sniff("the blob", &prefix).map_err(layer_err)?;
             let media_type = match &layer.descriptor {
                 Some(d) => {
                     let declared =

@@ -5,7 +5,8 @@
 //! links identical layers as `<id>/layer.tar -> ../<other>/layer.tar`) are recorded as
 //! aliases inside the archive's namespace. Names are normalised (`./x` and `x` are the
 //! same entry); a `..` component or an absolute name is refused, as is any sign that the
-//! archive was cut short.
+//! archive was cut short. Errors quote entry names escaped and never echo raw header
+//! bytes: input that is not a tar is said to be so.
 
 use std::{
     collections::HashMap,
@@ -21,7 +22,7 @@ use crate::{
     blobs::BlobStore,
     digest::{Digest, Hasher},
     layer::{Compression, Decompressed, peek},
-    tarstream::{EofWatch, Flags},
+    tarstream::{EofWatch, Flags, Position, printable, quoted},
 };
 
 /// The most bytes a JSON document (manifest.json, index.json, a manifest, a config) may have.
@@ -65,44 +66,41 @@ impl StagedArchive {
             next: 0,
         };
         let (prefix, reader) = peek(reader, 6).map_err(|source| ArchiveError::Read { source })?;
-        let compression = Compression::sniff("image archive", &prefix).map_err(|e| {
-            ArchiveError::Unsupported {
-                what: "image archive".to_string(),
-                reason: e.to_string(),
-            }
-        })?;
+        let compression = Compression::detect(&prefix)
+            .map_err(|compression| ArchiveError::Compressed { compression })?;
         let (watch, flags) = EofWatch::new(Decompressed::new(reader, compression));
         let mut archive = tar::Archive::new(watch);
-        let mut last = String::from("none");
-        let entries = archive.entries().map_err(|e| classify(e, &flags, &last))?;
+        let mut position = Position::default();
+        let entries = archive
+            .entries()
+            .map_err(|e| classify(e, &flags, &position))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| classify(e, &flags, &last))?;
+            let mut entry = entry.map_err(|e| classify(e, &flags, &position))?;
+            position.accepted(&entry);
             let raw = entry.path_bytes().into_owned();
             let path = normalize(&raw)?;
-            last = path.clone();
             let kind = entry.header().entry_type();
             match kind {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     if path.is_empty() {
-                        return Err(malformed(
-                            "image archive",
-                            "a regular file entry has an empty name",
-                        ));
+                        return Err(bad_entry(&raw, "a regular file must have a name"));
                     }
                     let declared = entry.size();
-                    staged.add_file(&path, &mut entry, declared, &flags)?;
+                    staged.add_file(&path, &mut entry, declared, &flags, &position)?;
                 }
                 tar::EntryType::Symlink | tar::EntryType::Link => {
                     let target_raw = entry
                         .link_name_bytes()
                         .map(|t| t.into_owned())
                         .unwrap_or_default();
-                    let target_text = String::from_utf8_lossy(&target_raw).into_owned();
+                    let Ok(target_text) = std::str::from_utf8(&target_raw) else {
+                        return Err(bad_entry(&raw, "its link target is not UTF-8"));
+                    };
                     let unsafe_link = || ArchiveError::UnsafePath {
                         entry: format!("{path} -> {target_text}"),
                     };
                     let target = if kind == tar::EntryType::Symlink {
-                        resolve_symlink(&path, &target_text).ok_or_else(unsafe_link)?
+                        resolve_symlink(&path, target_text).ok_or_else(unsafe_link)?
                     } else {
                         normalize(&target_raw).map_err(|_| unsafe_link())?
                     };
@@ -110,10 +108,7 @@ impl StagedArchive {
                     staged.links.insert(path, target);
                 }
                 tar::EntryType::GNUSparse => {
-                    return Err(malformed(
-                        &format!("image archive entry {path:?}"),
-                        "sparse files are not supported",
-                    ));
+                    return Err(bad_entry(&raw, "sparse files are not supported"));
                 }
                 // Directories, pax/GNU metadata, devices and fifos are never referenced.
                 _ => {}
@@ -121,7 +116,7 @@ impl StagedArchive {
         }
         if flags.hit_eof() {
             return Err(ArchiveError::Truncated {
-                entry: last,
+                entry: position.last().to_string(),
                 detail: "the archive ends without its end-of-archive marker".to_string(),
             });
         }
@@ -138,6 +133,7 @@ impl StagedArchive {
         entry: &mut R,
         declared: u64,
         flags: &Flags,
+        position: &Position,
     ) -> Result<(), ArchiveError> {
         let file = self.dir.path().join(self.next.to_string());
         self.next += 1;
@@ -153,7 +149,7 @@ impl StagedArchive {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(classify(e, flags, path)),
+                Err(e) => return Err(classify(e, flags, position)),
             };
             out.write_all(&buf[..n])
                 .map_err(|source| ArchiveError::Io {
@@ -164,7 +160,7 @@ impl StagedArchive {
         }
         if hasher.len() != declared {
             return Err(ArchiveError::Truncated {
-                entry: path.to_string(),
+                entry: position.last().to_string(),
                 detail: format!(
                     "the last entry's data ends after {} of its {declared} bytes",
                     hasher.len()
@@ -175,10 +171,7 @@ impl StagedArchive {
         let digest = hasher.finish();
         if let Some(name) = path.strip_prefix("blobs/sha256/") {
             let expected = Digest::from_hex(name).map_err(|_| {
-                malformed(
-                    &format!("image archive entry {path:?}"),
-                    "not named by a sha256 digest",
-                )
+                bad_entry(path.as_bytes(), "a blob must be named by its sha256 digest")
             })?;
             if expected != digest {
                 return Err(ArchiveError::DigestMismatch {
@@ -238,36 +231,32 @@ impl StagedArchive {
     }
 }
 
-fn malformed(what: &str, reason: &str) -> ArchiveError {
-    ArchiveError::Malformed {
-        what: what.to_string(),
+/// An entry refused for `reason`, named by its raw name.
+fn bad_entry(raw: &[u8], reason: &str) -> ArchiveError {
+    ArchiveError::Entry {
+        entry: quoted(raw),
         reason: reason.to_string(),
     }
 }
 
 /// A tar-level error, told apart by what the input did: it failed (a read error), it
-/// ended (truncated), or it was there and wrong (malformed).
-fn classify(e: io::Error, flags: &Flags, entry: &str) -> ArchiveError {
+/// ended (truncated), or it was there and wrong (not a tar, or a corrupt header).
+fn classify(e: io::Error, flags: &Flags, position: &Position) -> ArchiveError {
     if flags.failed() {
         ArchiveError::Read { source: e }
     } else if flags.hit_eof() {
         ArchiveError::Truncated {
-            entry: entry.to_string(),
-            detail: format!("the input ended early ({e})"),
+            entry: position.last().to_string(),
+            detail: format!("the input ended early ({})", printable(&e.to_string())),
         }
     } else {
-        malformed("image archive", &e.to_string())
+        ArchiveError::Tar(position.fault(&e))
     }
 }
 
 /// `./a//b/` -> `a/b`. Absolute names and `..` components are unsafe.
 pub(super) fn normalize(raw: &[u8]) -> Result<String, ArchiveError> {
-    let text = std::str::from_utf8(raw).map_err(|_| {
-        malformed(
-            &format!("image archive entry {:?}", String::from_utf8_lossy(raw)),
-            "the name is not UTF-8",
-        )
-    })?;
+    let text = std::str::from_utf8(raw).map_err(|_| bad_entry(raw, "its name is not UTF-8"))?;
     if text.starts_with('/') {
         return Err(ArchiveError::UnsafePath {
             entry: text.to_string(),
@@ -330,7 +319,7 @@ mod tests {
         ));
         assert!(matches!(
             normalize(b"\xff"),
-            Err(ArchiveError::Malformed { .. })
+            Err(ArchiveError::Entry { .. })
         ));
     }
 

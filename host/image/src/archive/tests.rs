@@ -450,7 +450,9 @@ fn blob_not_matching_its_name_is_refused() {
 
 /// A legacy archive whose config is stored as `config_name`.
 fn legacy_named(image: &Img, config_name: &str) -> Vec<u8> {
-    let layers: Vec<String> = (0..image.layers.len()).map(|i| format!("l{i}/layer.tar")).collect();
+    let layers: Vec<String> = (0..image.layers.len())
+        .map(|i| format!("l{i}/layer.tar"))
+        .collect();
     let mut entries: Vec<E> = image
         .layers
         .iter()
@@ -459,7 +461,10 @@ fn legacy_named(image: &Img, config_name: &str) -> Vec<u8> {
         .collect();
     entries.push(file(config_name, image.config.clone()));
     let manifest = json!([{"Config": config_name, "RepoTags": ["named:1"], "Layers": layers}]);
-    entries.push(file("manifest.json", serde_json::to_vec(&manifest).unwrap()));
+    entries.push(file(
+        "manifest.json",
+        serde_json::to_vec(&manifest).unwrap(),
+    ));
     outer(&entries)
 }
 
@@ -493,7 +498,11 @@ fn legacy_config_not_matching_its_name_is_refused() {
 fn legacy_config_not_named_by_a_digest_is_stored_by_its_digest() {
     let (_d, s) = store();
     let want = two_layer();
-    for name in ["config.json", "cfg/image.json", &format!("{}.json", "F".repeat(64))] {
+    for name in [
+        "config.json",
+        "cfg/image.json",
+        &format!("{}.json", "F".repeat(64)),
+    ] {
         let staging = load(&s, &legacy_named(&want, name)).unwrap();
         assert_two_layer(&staging.images()[0], &want);
         let id = Digest::of_bytes(&want.config);
@@ -574,7 +583,7 @@ fn missing_files_are_named() {
         other => panic!("unexpected {other}"),
     }
     let e = load(&s, &outer(&[file("readme", "x")])).unwrap_err();
-    assert!(matches!(e, ArchiveError::Malformed { .. }), "{e}");
+    assert!(matches!(e, ArchiveError::NoImages), "{e}");
 }
 
 #[test]
@@ -699,6 +708,147 @@ fn error_messages_name_the_object() {
     assert!(
         e.to_string().starts_with("image archive is truncated: "),
         "{e}"
+    );
+}
+
+/// Deterministic noise.
+fn noise(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u8
+        })
+        .collect()
+}
+
+/// One line of printable ASCII (entry names here are ASCII).
+fn assert_one_printable_line(e: &ArchiveError) {
+    let text = e.to_string();
+    assert!(
+        text.chars().all(|c| c.is_ascii_graphic() || c == ' '),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn random_bytes_are_not_a_tar_archive() {
+    let (_d, s) = store();
+    for seed in 0..32 {
+        for n in [512, 4096, 100_000] {
+            let e = load(&s, &noise(n, seed)).unwrap_err();
+            assert!(
+                e.to_string().starts_with(
+                    "image archive is not a tar archive (plain or gzip): its first 512 bytes are not a tar header ("
+                ),
+                "{n} bytes, seed {seed}: {e}"
+            );
+            assert_one_printable_line(&e);
+        }
+        // Shorter than one header: cut short, said in words.
+        let e = load(&s, &noise(100, seed)).unwrap_err();
+        assert!(matches!(e, ArchiveError::Truncated { .. }), "{e}");
+        assert_one_printable_line(&e);
+    }
+    let mut gz = gzip(&noise(4096, 1));
+    let e = load(&s, &gz).unwrap_err();
+    assert!(
+        matches!(e, ArchiveError::Tar(TarFault::NotTar { .. })),
+        "gzip of noise: {e}"
+    );
+    gz.truncate(2);
+    assert_one_printable_line(&load(&s, &gz).unwrap_err());
+    assert!(tmp_is_empty(&s));
+}
+
+#[test]
+fn a_corrupt_header_is_placed_after_the_entry_before_it() {
+    let (_d, s) = store();
+    let mut bytes = legacy(&two_layer(), &[], "");
+    // The first entry is a directory (one header); the second header follows it.
+    bytes[512..1024].copy_from_slice(&noise(512, 3));
+    let e = load(&s, &bytes).unwrap_err();
+    let first = hex(format!("v1 id {}", 0).as_bytes());
+    match &e {
+        ArchiveError::Tar(TarFault::Corrupt { offset, after, .. }) => {
+            assert_eq!(*offset, 512);
+            assert_eq!(after, &format!("\"{first}/\""));
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert_one_printable_line(&e);
+}
+
+#[test]
+fn no_message_repeats_its_prefix_or_echoes_raw_names() {
+    let (_d, s) = store();
+    let zstd = [0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0];
+    let want = img(vec![layer_tar(&[("f", "x")])]);
+    let mut zstd_layer = want.layers[0].clone();
+    zstd_layer.splice(0..0, zstd);
+    let named_blob = format!("blobs/sha256/{}", hex(b"x"));
+    let cases: Vec<(Vec<u8>, String)> = vec![
+        (
+            zstd.to_vec(),
+            "image archive is zstd-compressed, which is not supported (plain tar and gzip are); decompress it first".to_string(),
+        ),
+        (
+            outer(&[file("readme", "x")]),
+            "image archive has neither manifest.json (docker save) nor index.json (OCI image layout)".to_string(),
+        ),
+        (
+            outer(&[file("repositories", "{}")]),
+            "image archive has only a 'repositories' file: the docker save format before Docker 1.10 is not supported".to_string(),
+        ),
+        (
+            outer(&[file("blobs/sha256/nothex", "x")]),
+            "image archive entry \"blobs/sha256/nothex\": a blob must be named by its sha256 digest".to_string(),
+        ),
+        (
+            outer(&[file(
+                "manifest.json",
+                serde_json::to_vec(&json!([{"Config": "a\u{7}b", "Layers": []}])).unwrap(),
+            )]),
+            "image archive: \"a\\u{7}b\" is referenced by manifest.json entry 0 but is not in the archive".to_string(),
+        ),
+        (
+            outer(&[
+                file("l/layer.tar", zstd_layer),
+                file("config.json", want.config.clone()),
+                file(
+                    "manifest.json",
+                    serde_json::to_vec(&json!([{"Config": "config.json", "Layers": ["l/layer.tar"]}]))
+                        .unwrap(),
+                ),
+            ]),
+            "image archive: layer \"l/layer.tar\": the blob is zstd-compressed, which is not supported (plain tar and gzip are); decompress it first".to_string(),
+        ),
+        (
+            outer(&[file(&named_blob, "y")]),
+            format!(
+                "image archive entry \"{named_blob}\": content does not match its digest: expected sha256:{}, got sha256:{}",
+                hex(b"x"),
+                hex(b"y")
+            ),
+        ),
+    ];
+    for (bytes, want) in &cases {
+        let e = load(&s, bytes).unwrap_err();
+        assert_eq!(e.to_string(), *want);
+    }
+    // A name that is not UTF-8 is escaped, not decoded lossily.
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..4].copy_from_slice(b"n\xff\x80x");
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(1);
+    h.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&h, &b"x"[..]).unwrap();
+    let e = load(&s, &b.into_inner().unwrap()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "image archive entry \"n\\xff\\x80x\": its name is not UTF-8"
     );
 }
 
