@@ -211,6 +211,25 @@ fn cpus_become_a_cfs_quota_that_holds_a_spinner_to_half_a_cpu() {
     daemon.stop();
 }
 
+/// As Docker's daemon: a memory limit below 6 MiB, or more CPUs than the host has, is
+/// refused at create with its words (and nothing is created); the bounds themselves run.
+#[test]
+fn limits_outside_dockers_ranges_are_refused_at_create() {
+    let mut daemon = daemon();
+    let out = daemon.hostctl(&["run", "--rm", "--memory", "6143k", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "Error: minimum memory limit allowed is 6MB\n");
+    let nproc = Command::new("nproc").output().unwrap();
+    let cpus: u32 = stdout(&nproc).trim().parse().unwrap();
+    let out = daemon.hostctl(&["create", "--cpus", &format!("{}.5", cpus), "busybox", "true"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(stderr(&out), format!("Error: range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available\n"));
+    assert_eq!(daemon.ok(&["ps", "-a", "-q"]), "", "a refused create leaves no container");
+    let out = run_sh(&daemon, &["--memory", "6m", "--cpus", &cpus.to_string()], "echo within");
+    assert_eq!(stdout(&out), "within\n", "{}", stderr(&out));
+    daemon.stop();
+}
+
 /// A `name value` line's value in a cgroup's `cpu.stat`.
 fn stat_field(stat: &str, name: &str) -> u64 {
     stat.lines()

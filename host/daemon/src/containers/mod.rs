@@ -2,8 +2,9 @@
 //! `inspect`, and the supervision of running containers through their shims.
 //!
 //! A container's life, and who does what:
-//! - **create** records the container (state store) and asks the storage plugin for its
-//!   writable layer on the image's top layer; publishes `create`.
+//! - **create** checks its limits against Docker's ranges ([`resources`]), records the
+//!   container (state store) and asks the storage plugin for its writable layer on the
+//!   image's top layer; publishes `create`.
 //! - **start** mounts the rootfs (the storage plugin's mount plan), records the mount,
 //!   writes the bundle (`config.json`, an OCI runtime spec, see [`spec`]), and runs
 //!   `hostctl shim start` ([`shim`]), which returns once the command exec'd. The daemon
@@ -27,6 +28,7 @@ mod error;
 pub mod logs;
 mod names;
 pub mod records;
+mod resources;
 mod restart;
 mod shim;
 pub mod signals;
@@ -252,6 +254,7 @@ impl ContainerService {
         for bind in &request.host_config.binds {
             attach::Bind::parse(bind).map_err(ContainerError::Invalid)?;
         }
+        resources::check(&request.host_config, resources::host_cpus()).map_err(ContainerError::Invalid)?;
         let images = self.inner.images.clone();
         let image_name = request.image.clone();
         let (image, image_config) = tokio::task::spawn_blocking(move || {
