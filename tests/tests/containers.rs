@@ -263,6 +263,44 @@ fn logs_keep_the_output_and_tail_cuts_it() {
     daemon.stop();
 }
 
+/// A partial line (a prompt, a progress dot) reaches a foreground `run` while the
+/// container still runs, not with its newline; `logs` prints the same bytes.
+#[test]
+fn a_partial_line_reaches_a_foreground_run_before_its_newline() {
+    let mut daemon = daemon();
+    let mut child = Command::new(hostctl_bin())
+        .args(["-H", &daemon.host(), "run", "--name", "prompt", "busybox", "sh", "-c", "printf partial; sleep 2; echo ' end'"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let (mut seen, mut buf) = (Vec::new(), [0u8; 256]);
+    let (mut partial_at, mut end_at) = (None, None);
+    loop {
+        let n = std::io::Read::read(&mut out, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+        if seen.starts_with(b"partial") && partial_at.is_none() {
+            partial_at = Some(Instant::now());
+        }
+        if seen.ends_with(b"end\n") {
+            end_at = Some(Instant::now());
+        }
+    }
+    let status = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&seen), "partial end\n", "{}", stderr(&status));
+    assert_eq!(status.status.code(), Some(0));
+    let early = end_at.unwrap() - partial_at.unwrap();
+    assert!(early >= Duration::from_secs(1), "\"partial\" came only {early:?} before the end of a container that sleeps 2 s after it");
+    assert_eq!(daemon.ok(&["logs", "prompt"]), "partial end\n");
+    daemon.ok(&["rm", "prompt"]);
+    daemon.stop();
+}
+
 #[test]
 fn stop_sends_sigterm_then_sigkill_after_the_timeout() {
     let mut daemon = daemon();

@@ -1,5 +1,6 @@
 //! The shim's loop, one poll(2) over everything it watches: the container's stdout and
-//! stderr pipes (into `container.log`), a pidfd of its init (readable when it exits),
+//! stderr pipes (into `container.log`; a partial line is written once the pipe is
+//! drained, see [`crate::log`]), a pidfd of its init (readable when it exits),
 //! `shim.sock` and its clients (one JSON request per line, see [`crate::protocol`]).
 //!
 //! When the init exits: the exit code is its status or 128 + the signal; the pipes are
@@ -28,6 +29,10 @@ use crate::protocol::{ExitInfo, Request, Response, Started};
 use crate::supervisor::{ShimLog, write_durably};
 
 const MAX_REQUEST: usize = 64 * 1024;
+
+/// Reads of one pipe per poll round (64 KiB each), so a flood of output cannot starve
+/// the socket.
+const MAX_READS: usize = 16;
 
 /// A started container and what the shim holds for it.
 #[derive(Debug)]
@@ -124,9 +129,7 @@ impl Running {
             for event in ready {
                 match event {
                     Ready::Exited => {} // reaped above
-                    Ready::Pipe(i) => {
-                        self.read_pipe(i, log);
-                    }
+                    Ready::Pipe(i) => self.read_output(i, log),
                     Ready::Accept => self.accept(),
                     Ready::Client(i) => self.read_client(i),
                 }
@@ -198,6 +201,22 @@ impl Running {
                 log.line(format_args!("reading the container's {stream:?}: {e}"));
                 self.pipes[i] = None;
                 false
+            }
+        }
+    }
+
+    /// Read what pipe `i` holds, up to [`MAX_READS`] reads; once it is drained, write
+    /// its partial line (a prompt, a progress dot) to the log rather than hold it until
+    /// its newline. A container that writes faster than the shim reads leaves the pipe
+    /// full: the next poll round serves the socket before reading on.
+    fn read_output(&mut self, i: usize, log: &ShimLog) {
+        for _ in 0..MAX_READS {
+            if !self.read_pipe(i, log) {
+                let stream = if i == 0 { Stream::Stdout } else { Stream::Stderr };
+                if let Err(e) = self.log.flush(stream, &crate::time::now()) {
+                    log.line(format_args!("writing container.log: {e}"));
+                }
+                return;
             }
         }
     }
