@@ -147,6 +147,29 @@ fn an_oci_layout_without_a_name_loads_untagged() {
     assert!(image_rows(&daemon).contains(&("<none>:<none>".to_owned(), built.short_id().to_owned())));
 }
 
+/// An OCI layout names its images fully qualified (`io.containerd.image.name`); Docker
+/// loads, lists and runs them by their familiar names.
+#[test]
+fn an_oci_name_on_docker_hub_is_loaded_listed_and_run_by_its_familiar_name() {
+    let daemon = TestDaemon::start();
+    let cases = [
+        ("docker.io/library/ocibare:1", "ocibare:1"),
+        ("docker.io/foo/bar:1", "foo/bar:1"),
+        ("localhost:5000/team/app:1", "localhost:5000/team/app:1"),
+    ];
+    for (i, (annotated, familiar)) in cases.into_iter().enumerate() {
+        let spec = busybox_image(annotated).label("case", &i.to_string());
+        let id = spec.build().short_id().to_owned();
+        let out = daemon.ok(&["load", "-i", &write(&daemon, &format!("named{i}.tar"), &oci_layout(&[spec]))]);
+        assert_eq!(out.trim_end().lines().last(), Some(format!("Loaded image: {familiar}").as_str()), "{out}");
+        assert!(image_rows(&daemon).contains(&(familiar.to_owned(), id)), "{familiar} listed: {:?}", image_rows(&daemon));
+    }
+    assert!(image_rows(&daemon).iter().all(|(name, _)| !name.starts_with("docker.io/")), "{:?}", image_rows(&daemon));
+    for name in ["ocibare:1", "docker.io/library/ocibare:1", "library/ocibare:1", "foo/bar:1"] {
+        assert_eq!(daemon.ok(&["run", "--rm", "--network", "none", name, "echo", "ran"]), "ran\n", "run {name}");
+    }
+}
+
 #[test]
 fn load_reads_stdin_quietly() {
     let daemon = TestDaemon::start();

@@ -4,7 +4,8 @@
 //! Content is named by [`digest`]: a sha256 [`Digest`](digest::Digest) written
 //! `sha256:<hex>`, computed while bytes stream ([`Hasher`](digest::Hasher),
 //! [`HashingReader`](digest::HashingReader)). People name images by [`reference`]
-//! (`name[:tag]` under Docker's grammar, kept as given since there is no registry).
+//! (`name[:tag]` under Docker's grammar, kept in Docker's familiar form: `busybox:1`
+//! for `docker.io/library/busybox:1`).
 //!
 //! An image is a [`config`] (the JSON document whose sha256 is the image ID, kept
 //! byte-exact beside a parsed view) plus layers, each a tar of filesystem changes that

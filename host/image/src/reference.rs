@@ -1,9 +1,16 @@
 //! Image references: `NAME[:TAG]` under Docker's grammar (distribution/reference).
 //! A name is `/`-separated lowercase path components, optionally led by a registry host
 //! (`host[:port]`, recognised as Docker does: the first of several components holding a
-//! `.` or `:`, or `localhost`). The tag defaults to `latest`. Names are kept exactly as
-//! given: with no registry in play, `busybox` is not rewritten to
-//! `docker.io/library/busybox`, and a name given in that long form stays long.
+//! `.` or `:`, an uppercase letter, or `localhost`). The tag defaults to `latest`.
+//!
+//! A reference is kept, shown and compared in Docker's *familiar* form (what
+//! `reference.FamiliarString` gives and `docker images` shows): Docker Hub's host
+//! (`docker.io`, or the legacy `index.docker.io`) is dropped, and so is `library/` in
+//! front of a single component, so `docker.io/library/busybox:1`, `library/busybox:1`
+//! and `busybox:1` are one reference, `busybox:1`, and `docker.io/foo/bar` is `foo/bar`.
+//! Any other registry keeps its host (`localhost:5000/app`, `quay.io/library/x`).
+//! An OCI layout names its images fully qualified; this is what makes `hostctl load`
+//! print, `hostctl images` list and `hostctl run` accept the name a Docker user types.
 //! References by digest (`name@sha256:...`) are refused for now.
 
 use std::{fmt, str::FromStr};
@@ -14,7 +21,14 @@ pub const DEFAULT_TAG: &str = "latest";
 /// Docker's limit on the length of a whole name.
 pub const NAME_MAX: usize = 255;
 
-/// A validated `name:tag`.
+/// Docker Hub's host in references, and its legacy name.
+const DOCKER_HUB: &str = "docker.io";
+const DOCKER_HUB_LEGACY: &str = "index.docker.io";
+
+/// The Docker Hub namespace of official images, dropped from familiar names.
+const OFFICIAL_NAMESPACE: &str = "library/";
+
+/// A validated `name:tag`, its name in Docker's familiar form.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Reference {
     name: String,
@@ -49,13 +63,13 @@ pub enum ReferenceError {
 }
 
 impl Reference {
-    /// A reference from a name and a tag, each validated.
+    /// A reference from a name and a tag, each validated; the name is made familiar.
     pub fn new(name: &str, tag: &str) -> Result<Reference, ReferenceError> {
         let whole = format!("{name}:{tag}");
         check_name(name, &whole)?;
         check_tag(tag, &whole)?;
         Ok(Reference {
-            name: name.to_string(),
+            name: familiar(name).to_string(),
             tag: tag.to_string(),
         })
     }
@@ -97,14 +111,14 @@ impl Reference {
         }
         Ok((
             Reference {
-                name: name.to_string(),
+                name: familiar(name).to_string(),
                 tag: tag.unwrap_or(DEFAULT_TAG).to_string(),
             },
             tag.is_some(),
         ))
     }
 
-    /// The repository name, as given (`busybox`, `localhost:5000/team/app`).
+    /// The repository name, familiar (`busybox`, `foo/bar`, `localhost:5000/team/app`).
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -116,6 +130,21 @@ impl Reference {
     /// The same name with another tag.
     pub fn with_tag(&self, tag: &str) -> Result<Reference, ReferenceError> {
         Reference::new(&self.name, tag)
+    }
+}
+
+/// Docker's familiar form of a valid name (distribution/reference's `familiarizeName`
+/// after `splitDockerDomain`): on Docker Hub, the host goes, and `library/` goes when a
+/// single component follows it; another registry's name is kept whole.
+fn familiar(name: &str) -> &str {
+    let path = match name.split_once('/') {
+        Some((first, rest)) if first == DOCKER_HUB || first == DOCKER_HUB_LEGACY => rest,
+        Some((first, _)) if looks_like_domain(first) => return name,
+        _ => name,
+    };
+    match path.strip_prefix(OFFICIAL_NAMESPACE) {
+        Some(official) if !official.contains('/') => official,
+        _ => path,
     }
 }
 
@@ -310,14 +339,9 @@ mod tests {
     }
 
     #[test]
-    fn accepts_docker_names_and_keeps_them_as_given() {
+    fn accepts_docker_names() {
         assert_eq!(ok("busybox"), pair("busybox", "latest"));
         assert_eq!(ok("busybox:1.36"), pair("busybox", "1.36"));
-        assert_eq!(ok("library/busybox:musl"), pair("library/busybox", "musl"));
-        assert_eq!(
-            ok("docker.io/library/busybox:latest"),
-            pair("docker.io/library/busybox", "latest")
-        );
         assert_eq!(
             ok("localhost:5000/team/app"),
             pair("localhost:5000/team/app", "latest")
@@ -339,6 +363,54 @@ mod tests {
         assert_eq!(
             Reference::parse("busybox").unwrap().to_string(),
             "busybox:latest"
+        );
+    }
+
+    /// Docker's familiar forms (distribution/reference's `FamiliarString` of
+    /// `ParseNormalizedNamed`), as `docker images` shows them.
+    #[test]
+    fn names_take_docker_s_familiar_form() {
+        let cases = [
+            ("docker.io/library/busybox:latest", "busybox:latest"),
+            ("docker.io/library/ocibare:1", "ocibare:1"),
+            ("library/busybox:musl", "busybox:musl"),
+            ("docker.io/busybox", "busybox:latest"),
+            ("index.docker.io/library/busybox:1", "busybox:1"),
+            ("docker.io/foo/bar:1", "foo/bar:1"),
+            ("index.docker.io/foo/bar", "foo/bar:latest"),
+            ("foo/bar:1", "foo/bar:1"),
+            // `library/` goes only in front of a single component.
+            ("docker.io/library/a/b:1", "library/a/b:1"),
+            ("library/a/b", "library/a/b:latest"),
+            ("docker.io/library", "library:latest"),
+            ("docker.io", "docker.io:latest"),
+            // Other registries keep their host and their path.
+            (
+                "localhost:5000/library/app:1",
+                "localhost:5000/library/app:1",
+            ),
+            ("quay.io/library/x:2", "quay.io/library/x:2"),
+            ("localhost/app", "localhost/app:latest"),
+            (
+                "registry-1.docker.io/library/x",
+                "registry-1.docker.io/library/x:latest",
+            ),
+            ("Docker.io/library/x", "Docker.io/library/x:latest"),
+        ];
+        for (given, want) in cases {
+            let reference = Reference::parse(given).unwrap_or_else(|e| panic!("{given}: {e}"));
+            assert_eq!(reference.to_string(), want, "{given}");
+            assert_eq!(reference, Reference::parse(want).unwrap(), "{given}");
+        }
+        assert_eq!(
+            Reference::new("docker.io/library/busybox", "1").unwrap(),
+            Reference::parse("busybox:1").unwrap()
+        );
+        assert_eq!(
+            serde_json::from_str::<Reference>("\"docker.io/foo/bar:1\"")
+                .unwrap()
+                .to_string(),
+            "foo/bar:1"
         );
     }
 
