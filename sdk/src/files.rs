@@ -4,7 +4,7 @@
 //! setuid bits, device nodes, overlay whiteouts, xattrs or absolute symlinks. These calls
 //! ask the host to do so. Paths are relative to the root; one that leaves it is refused,
 //! and so is a call whose capability (`chown`, `chmod`, `whiteout`, `opaque`, `mknod`,
-//! `xattr`, `symlink`) the plugin's `plugin.toml` did not ask for under
+//! `xattr`, `symlink`, `remove-tree`) the plugin's `plugin.toml` did not ask for under
 //! `[capabilities] files`. A refusal is an [`Error`](crate::Error) of kind `Denied`.
 
 use crate::Result;
@@ -45,4 +45,11 @@ pub fn set_xattr(path: &str, name: &str, value: &[u8]) -> Result<()> {
 /// Create `path` as a symlink to `target` (which may be absolute).
 pub fn symlink(target: &str, path: &str) -> Result<()> {
     host::symlink(target, path)
+}
+
+/// Remove `path` and everything beneath it (`rm -rf`, without following symlinks or
+/// entering a mount point); a missing path is fine. The host does the work, natively and
+/// outside the call's deadline: use it for trees of any size (a layer, a volume).
+pub fn remove_tree(path: &str) -> Result<()> {
+    host::remove_tree(path)
 }

@@ -194,6 +194,75 @@ impl ConfinedDir {
         rustix::fs::symlinkat(target, &parent, name.as_str()).map_err(|e| io_err("symlink", path, e))
     }
 
+    /// Remove `path` and everything beneath it, as `rm -rf` would, inside the root:
+    /// symlinks are removed, never followed, and a mount point beneath (a mounted overlay
+    /// view, say) stops the removal with an error instead of being entered. A missing
+    /// path is not an error. One descriptor is held per directory level, and entries are
+    /// unlinked as they are listed.
+    pub fn remove_tree(&self, path: &str) -> Result<()> {
+        let (parent, name) = self.parent(path)?;
+        let name = CString::new(name).expect("normalize refused NUL bytes");
+        let file_type = match rustix::fs::statat(&parent, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Err(rustix::io::Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(io_err("stat", path, e)),
+            Ok(st) => FileType::from_raw_mode(st.st_mode),
+        };
+        if file_type != FileType::Directory {
+            return unlink(&parent, &name, AtFlags::empty(), path);
+        }
+        // The directories being emptied, deepest last, each with its name in the one above.
+        let mut levels = vec![(self.open_for_removal(&parent, &name, path)?, name, path.to_owned())];
+        loop {
+            let Some((dir, _, shown)) = levels.last_mut() else { return Ok(()) };
+            let entry = match dir.read() {
+                None => {
+                    let (_, name, shown) = levels.pop().expect("a level was just read");
+                    let above = levels.last().map(|(d, _, _)| d.fd().expect("an open directory")).unwrap_or(parent.as_fd());
+                    unlink(&above, &name, AtFlags::REMOVEDIR, &shown)?;
+                    continue;
+                }
+                Some(Err(e)) => return Err(io_err("read directory", shown, e)),
+                Some(Ok(entry)) => entry,
+            };
+            let child = entry.file_name();
+            if child == c"." || child == c".." {
+                continue;
+            }
+            let dir_fd = dir.fd().map_err(|e| io_err("read directory", shown, e))?;
+            let child_shown = format!("{shown}/{}", child.to_string_lossy());
+            let is_dir = match entry.file_type() {
+                FileType::Unknown => rustix::fs::statat(dir_fd, child, AtFlags::SYMLINK_NOFOLLOW)
+                    .map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
+                    .map_err(|e| io_err("stat", &child_shown, e))?,
+                kind => kind == FileType::Directory,
+            };
+            if is_dir {
+                let opened = self.open_for_removal(&dir_fd, child, &child_shown)?;
+                levels.push((opened, child.to_owned(), child_shown));
+            } else {
+                unlink(&dir_fd, child, AtFlags::empty(), &child_shown)?;
+            }
+        }
+    }
+
+    /// Open directory `name` in `dir` for listing, refusing symlinks and mount points.
+    fn open_for_removal(&self, dir: &impl AsFd, name: &std::ffi::CStr, shown: &str) -> Result<rustix::fs::Dir> {
+        let fd = openat2(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+            RESOLVE | ResolveFlags::NO_SYMLINKS,
+        )
+        .map_err(|e| match e {
+            rustix::io::Errno::XDEV => {
+                ConfinedError::Refused { op: "remove", path: shown.into(), reason: "is a mount point (unmount it first)" }
+            }
+            e => io_err("open", shown, e),
+        })?;
+        rustix::fs::Dir::new(fd).map_err(|e| io_err("read directory", shown, e))
+    }
+
     /// Open the parent of `path` beneath the root; returns it and the final component.
     fn parent(&self, path: &str) -> Result<(OwnedFd, String)> {
         let rel = normalize(path)?;
@@ -261,6 +330,14 @@ pub(crate) fn proc_fd_path(fd: &impl AsFd) -> CString {
     CString::new(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd())).expect("no NUL in a number")
 }
 
+/// unlinkat(2) of `name` in `dir`; one already gone is fine.
+fn unlink(dir: &impl AsFd, name: &std::ffi::CStr, flags: AtFlags, shown: &str) -> Result<()> {
+    match rustix::fs::unlinkat(dir, name, flags) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(io_err("remove", shown, e)),
+    }
+}
+
 fn io_err(op: &'static str, path: &str, e: rustix::io::Errno) -> ConfinedError {
     ConfinedError::Io { op, path: path.into(), source: e.into() }
 }
@@ -292,7 +369,7 @@ mod tests {
     use super::*;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-    fn root() -> (tempfile::TempDir, ConfinedDir) {
+    pub(super) fn root() -> (tempfile::TempDir, ConfinedDir) {
         let dir = tempfile::tempdir().unwrap();
         let confined = ConfinedDir::open(dir.path()).unwrap();
         (dir, confined)
@@ -436,5 +513,53 @@ mod race_tests {
             raw_again
         });
         eprintln!("{raw_again} of 20000 plain openat2 calls got EAGAIN from the racing mounts");
+    }
+}
+
+#[cfg(test)]
+mod remove_tree_tests {
+    use super::*;
+    use super::tests::root;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn remove_tree_removes_everything_beneath_without_following_symlinks() {
+        let (dir, confined) = root();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("keep"), "x").unwrap();
+        let layer = dir.path().join("layer");
+        std::fs::create_dir_all(layer.join("a/b/c")).unwrap();
+        for i in 0..300 {
+            std::fs::write(layer.join(format!("a/b/f{i}")), "x").unwrap();
+        }
+        std::os::unix::fs::symlink(outside.path(), layer.join("a/out")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("keep"), layer.join("a/b/c/keep")).unwrap();
+        confined.mknod("layer/a/fifo", NodeKind::Fifo, 0o644, 0, 0).unwrap();
+        std::fs::set_permissions(layer.join("a/b"), std::fs::Permissions::from_mode(0o500)).unwrap();
+        confined.remove_tree("layer").unwrap();
+        assert!(!layer.exists());
+        assert!(outside.path().join("keep").exists(), "a symlink's target outside is untouched");
+        confined.remove_tree("layer").expect("a missing path is not an error");
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        confined.remove_tree("file").unwrap();
+        assert!(!dir.path().join("file").exists());
+        assert!(matches!(confined.remove_tree("../x"), Err(ConfinedError::BadPath { .. })));
+        assert!(matches!(confined.remove_tree(""), Err(ConfinedError::BadPath { .. })));
+    }
+
+    #[test]
+    fn remove_tree_stops_at_a_mount_point_and_does_not_enter_it() {
+        let (dir, confined) = root();
+        let merged = dir.path().join("layer/merged");
+        std::fs::create_dir_all(&merged).unwrap();
+        rustix::mount::mount("tmpfs", &merged, "tmpfs", rustix::mount::MountFlags::empty(), None::<&std::ffi::CStr>).unwrap();
+        std::fs::write(merged.join("inside"), "x").unwrap();
+        let refused = confined.remove_tree("layer");
+        let inside_kept = merged.join("inside").exists();
+        rustix::mount::unmount(&merged, rustix::mount::UnmountFlags::DETACH).unwrap();
+        assert!(matches!(refused, Err(ConfinedError::Refused { .. })), "{refused:?}");
+        assert!(inside_kept, "nothing under the mount point was touched");
+        confined.remove_tree("layer").unwrap();
+        assert!(!dir.path().join("layer").exists());
     }
 }

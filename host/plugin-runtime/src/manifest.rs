@@ -12,7 +12,7 @@
 //! description = "overlay2-compatible layer layout"
 //! sha256 = "…"                  # of overlay2-store.wasm, written at install
 //! [capabilities]
-//! files = ["chown", "chmod", "whiteout", "opaque", "mknod", "xattr", "symlink"]
+//! files = ["chown", "chmod", "whiteout", "opaque", "mknod", "xattr", "symlink", "remove-tree"]
 //! mounts = ["overlay", "bind"]           # storage; volumes may ask for "tmpfs" too
 //! kv = true                              # a private key-value store
 //! net-query = true                       # read the host's links and routes
@@ -64,7 +64,7 @@ impl fmt::Display for Kind {
 
 /// A privileged file operation of the `hostctl:host/files` interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum FileCapability {
     Chown,
     Chmod,
@@ -73,6 +73,7 @@ pub enum FileCapability {
     Mknod,
     Xattr,
     Symlink,
+    RemoveTree,
 }
 
 impl fmt::Display for FileCapability {
@@ -91,6 +92,7 @@ fn serde_json_name(c: &FileCapability) -> &'static str {
         FileCapability::Mknod => "mknod",
         FileCapability::Xattr => "xattr",
         FileCapability::Symlink => "symlink",
+        FileCapability::RemoveTree => "remove-tree",
     }
 }
 

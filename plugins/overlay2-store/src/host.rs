@@ -32,6 +32,8 @@ pub trait Host {
     fn set_xattr(&self, path: &str, name: &str, value: &[u8]) -> Result<()>;
     /// symlink(2) with any target text.
     fn symlink(&self, target: &str, path: &str) -> Result<()>;
+    /// `rm -rf path`, done by the host outside the call's deadline; missing is fine.
+    fn remove_tree(&self, path: &str) -> Result<()>;
     /// A debug line in the daemon's log.
     fn debug(&self, message: &str);
     /// A warning in the daemon's log.
@@ -62,6 +64,9 @@ impl Host for Sdk {
     }
     fn symlink(&self, target: &str, path: &str) -> Result<()> {
         files::symlink(target, path)
+    }
+    fn remove_tree(&self, path: &str) -> Result<()> {
+        files::remove_tree(path)
     }
     fn debug(&self, message: &str) {
         hostctl_sdk::log::debug(message);

@@ -17,7 +17,6 @@ use crate::layout::{
     LINK_DIR, MAX_DEPTH, SHORT_ATTEMPTS, diff, exists, link_file, link_target, lower_chain,
     lower_file, merged, read_lower, read_short, short_link, short_name, validate_id, work,
 };
-use crate::rmtree::remove_tree;
 
 /// Who a new layer is for: `work/` is made for every layer with a parent, and for a
 /// parentless one only if it is a container's writable layer.
@@ -155,9 +154,7 @@ impl NewLayer {
         if !self.short.is_empty() {
             remove_short_link(root, host, &self.id, &self.short);
         }
-        if let Err(err) = remove_tree(&root.fs(&self.id))
-            && err.kind() != IoKind::NotFound
-        {
+        if let Err(err) = host.remove_tree(&self.id) {
             host.warn(&format!(
                 "layer \"{}\": removing what a failed create left: {err}",
                 self.id
@@ -233,14 +230,8 @@ pub fn remove(root: &Root, host: &dyn Host, id: &str) -> Result<()> {
     if let Some(short) = short {
         remove_short_link(root, host, id, &short);
     }
-    match remove_tree(&root.fs(id)) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == IoKind::NotFound => Ok(()),
-        Err(err) => Err(Error::io(
-            format!("layer \"{id}\": removing its directory"),
-            err,
-        )),
-    }
+    host.remove_tree(id)
+        .map_err(|err| err.context(format!("layer \"{id}\": removing its directory")))
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@
 //!   (every write confined to the layer, later entries replacing earlier ones).
 //! - [`plan`]: `get`'s mount plans (a read-write overlay for a layer with parents, a bind
 //!   of `diff/` for a base layer), `put`, and Docker's `GraphDriver.Data`.
-//! - [`rmtree`]: removing a layer's tree without opening it (fifos would block).
 //! - [`host`]: the privileged file operations and the log, behind a trait so that all of
 //!   the above runs natively under `cargo test` against a fake.
 //!
@@ -32,7 +31,6 @@ mod layer;
 mod layout;
 mod paths;
 mod plan;
-mod rmtree;
 mod stream;
 #[cfg(test)]
 mod testutil;

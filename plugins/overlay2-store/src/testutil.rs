@@ -136,6 +136,22 @@ impl Host for FakeHost {
         }
         Ok(())
     }
+    fn remove_tree(&self, path: &str) -> Result<()> {
+        self.record(format!("remove-tree {path}"));
+        if let Some(base) = &self.base {
+            let path = base.join(path);
+            let removed = match path.symlink_metadata() {
+                Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),
+                Ok(_) => std::fs::remove_file(&path),
+                Err(err) => Err(err),
+            };
+            match removed {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(hostctl_sdk::Error::from(err)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
     fn debug(&self, message: &str) {
         self.record(format!("debug {message}"));
     }

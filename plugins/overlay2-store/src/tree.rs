@@ -22,7 +22,6 @@ use hostctl_sdk::{Error, Result};
 
 use crate::host::{Host, Root};
 use crate::paths;
-use crate::rmtree::remove_tree;
 
 /// The layer's `diff/` and what `apply` knows about it.
 pub struct Tree<'a> {
@@ -134,12 +133,11 @@ impl<'a> Tree<'a> {
             Err(err) => Err(Error::io(format!("reading \"{path}\""), err)),
             Ok(meta) if meta.is_dir() && for_dir => Ok(true),
             Ok(meta) => {
-                let removed = if meta.is_dir() {
-                    remove_tree(&self.fs(path))
+                if meta.is_dir() {
+                    self.host.remove_tree(&self.rel(path))?;
                 } else {
-                    fs::remove_file(self.fs(path))
-                };
-                removed.map_err(|err| Error::io(format!("replacing \"{path}\""), err))?;
+                    fs::remove_file(self.fs(path)).map_err(|err| Error::io(format!("replacing \"{path}\""), err))?;
+                }
                 self.forget(path);
                 Ok(false)
             }

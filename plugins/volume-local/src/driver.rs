@@ -62,10 +62,10 @@ pub fn remove(kv: &dyn Kv, root: &Root, name: &str) -> Result<()> {
     }
     if backing(name, &record)?.is_mount() {
         // An empty mount point when unmounted: refuse to recurse into anything else.
-        remove_if_present(&root.fs(&data_dir(name)), false)
+        remove_if_present(&root.fs(&data_dir(name)))
             .map_err(|e| Error::io(format!("volume {name}: removing its data directory (is it still mounted?)"), e))?;
     }
-    remove_if_present(&root.fs(name), true).map_err(|e| Error::io(format!("volume {name}: removing its directory"), e))?;
+    remove_tree(root, name).map_err(|e| e.context(format!("volume {name}: removing its directory")))?;
     records::delete(kv, name)
 }
 
@@ -141,12 +141,28 @@ fn check_caller(caller: &str) -> Result<()> {
     Ok(())
 }
 
-/// Remove `path` (recursively if `recursive`); gone already is fine.
-fn remove_if_present(path: &Path, recursive: bool) -> std::io::Result<()> {
-    let removed = if recursive { std::fs::remove_dir_all(path) } else { std::fs::remove_dir(path) };
-    match removed {
+/// Remove empty directory `path`; gone already is fine.
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         other => other,
+    }
+}
+
+/// Remove the tree at root-relative `rel`; gone already is fine. In the component the
+/// host does it (`files.remove-tree`): natively, outside the call's deadline however
+/// many files a volume holds, and without hanging on a fifo as WASI's `remove_dir_all`
+/// does. Unit tests, natively, use std.
+fn remove_tree(root: &Root, rel: &str) -> Result<()> {
+    #[cfg(target_family = "wasm")]
+    {
+        let _ = root;
+        hostctl_sdk::files::remove_tree(rel)
+    }
+    #[cfg(not(target_family = "wasm"))]
+    match std::fs::remove_dir_all(root.fs(rel)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(format!("removing {rel}"), e)),
+        _ => Ok(()),
     }
 }
 

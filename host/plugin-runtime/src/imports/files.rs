@@ -65,4 +65,11 @@ impl Host for PluginState {
     fn symlink(&mut self, target: String, path: String) -> Result<(), Error> {
         self.confined(FileCapability::Symlink, |root| root.symlink(&target, &path))
     }
+
+    fn remove_tree(&mut self, path: String) -> Result<(), Error> {
+        let since = std::time::Instant::now();
+        let removed = self.confined(FileCapability::RemoveTree, |root| root.remove_tree(&path));
+        self.excuse_host_work(since);
+        removed
+    }
 }
