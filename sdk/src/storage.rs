@@ -49,9 +49,11 @@ pub struct LayerStream<'a> {
     host_error: Option<Error>,
 }
 
-/// Bytes asked of the host per read: large enough that crossings cost nothing next to
-/// the file writes they feed.
-const CHUNK: u32 = 256 * 1024;
+/// Bytes asked of the host per read: large enough that crossings cost little next to
+/// the file writes they feed, small enough that each read comes soon: a read is the
+/// progress that keeps a call's deadline away, and 16 KiB of gzip can hold thousands of
+/// files to write.
+const CHUNK: u32 = 16 * 1024;
 
 impl<'a> LayerStream<'a> {
     fn new(blob: &'a Blob) -> Self {
@@ -66,6 +68,18 @@ impl<'a> LayerStream<'a> {
     /// The length of the (possibly compressed) stream in bytes.
     pub fn size(&self) -> u64 {
         self.blob.size()
+    }
+
+    /// At most `len` bytes: what is left of the buffered chunk, else one read of `len`
+    /// bytes from the host (empty at the verified end). For drivers that do their own
+    /// chunking; `io::Read` reads 16 KiB from the host at a time.
+    pub fn read_at_most(&mut self, len: u32) -> Result<Vec<u8>> {
+        if self.pos < self.chunk.len() {
+            let n = (len as usize).min(self.chunk.len() - self.pos);
+            self.pos += n;
+            return Ok(self.chunk[self.pos - n..self.pos].to_vec());
+        }
+        self.blob.read(len)
     }
 
     /// The error the host answered a read with (a digest mismatch, a short blob), if any.

@@ -9,7 +9,8 @@
 //! checked against the WIT versions this host speaks, and linked into an `InstancePre`.
 //!
 //! Calling ([`sandbox`], [`storage`]): each call instantiates a fresh store with a memory
-//! cap and an epoch deadline ([`engine`] ticks the epoch), and turns traps into errors that
+//! cap and an epoch deadline ([`engine`] ticks the epoch, [`deadline`] keeps each call's
+//! idle limit and budget), and turns traps into errors that
 //! name the plugin: a looping, ballooning or panicking plugin fails one operation and the
 //! daemon keeps serving.
 //!
@@ -28,6 +29,7 @@
 
 mod bindings;
 pub mod cache;
+pub mod deadline;
 pub mod engine;
 pub mod imports;
 pub mod loader;

@@ -8,9 +8,9 @@
 //!   environment, stdout discarded, stderr kept in memory for the error message);
 //! - a [`Limiter`] capping linear memory, tables and instances, which remembers when the
 //!   memory cap was hit so the resulting trap is reported as what it is;
-//! - an epoch deadline of the plugin's call timeout. When it expires, the call is stopped
-//!   unless it made progress (read from a blob) since the last check: a large layer may
-//!   take as long as it keeps moving, a spinning guest stops within two timeouts.
+//! - an epoch deadline kept by a [`CallClock`]: the call stops after its timeout without
+//!   progress, or once its budget of guest time (the timeout, plus time for the blobs it
+//!   was lent) is spent; see [`crate::deadline`].
 //!
 //! [`PluginError`] is what callers see: always naming the plugin and the operation.
 
@@ -24,6 +24,7 @@ use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, Up
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::deadline::CallClock;
 use crate::engine::ticks;
 use crate::imports::kv::KvBackend;
 use crate::manifest::{Capabilities, Kind};
@@ -51,9 +52,9 @@ pub enum PluginError {
     /// The plugin answered with an error value.
     #[error("plugin {plugin:?}: {op}: {message}")]
     Driver { plugin: String, op: &'static str, kind: ErrorKind, message: String },
-    /// The call ran past its deadline and was stopped.
-    #[error("plugin {plugin:?}: {op}: stopped after {}ms: it exceeded its call deadline of {}ms", after.as_millis(), deadline.as_millis())]
-    Deadline { plugin: String, op: &'static str, after: Duration, deadline: Duration },
+    /// The call ran past its deadline or its budget and was stopped.
+    #[error("plugin {plugin:?}: {op}: stopped after {}ms: {why}", after.as_millis())]
+    Deadline { plugin: String, op: &'static str, after: Duration, why: String },
     /// The plugin tried to grow its memory past its cap and trapped.
     #[error("plugin {plugin:?}: {op}: exceeded its memory limit of {} MiB", limit >> 20)]
     MemoryLimit { plugin: String, op: &'static str, limit: usize },
@@ -137,8 +138,7 @@ pub struct PluginState {
     wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     limiter: Limiter,
-    progress: u64,
-    progress_seen: u64,
+    clock: CallClock,
     stderr: MemoryOutputPipe,
 }
 
@@ -165,9 +165,20 @@ impl PluginState {
         self.shared.kv.as_deref()
     }
 
-    /// The guest moved forward (read from a blob): extends a streaming call's deadline.
+    /// The guest moved forward (read from a blob).
     pub(crate) fn note_progress(&mut self) {
-        self.progress += 1;
+        self.clock.progress(Instant::now());
+    }
+
+    /// The host worked for the guest since `since` (a `remove-tree`): not the guest's
+    /// time.
+    pub(crate) fn excuse_host_work(&mut self, since: Instant) {
+        self.clock.excuse(since, Instant::now());
+    }
+
+    /// A blob of `bytes` is lent to this call: its budget grows accordingly.
+    pub(crate) fn allow_stream(&mut self, bytes: u64) {
+        self.clock.allow_stream(bytes);
     }
 
     /// What the guest said on stderr before failing: a Rust panic's location and
@@ -213,22 +224,15 @@ impl Shared {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter,
-            progress: 0,
-            progress_seen: 0,
+            clock: CallClock::new(self.call_timeout, Instant::now()),
             stderr,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
-        let deadline = ticks(self.call_timeout);
-        store.set_epoch_deadline(deadline);
-        store.epoch_deadline_callback(move |mut ctx| {
-            let state = ctx.data_mut();
-            if state.progress != state.progress_seen {
-                state.progress_seen = state.progress;
-                Ok(UpdateDeadline::Continue(deadline))
-            } else {
-                Ok(UpdateDeadline::Interrupt)
-            }
+        store.set_epoch_deadline(ticks(self.call_timeout));
+        store.epoch_deadline_callback(|mut ctx| match ctx.data_mut().clock.check(Instant::now()) {
+            Ok(left) => Ok(UpdateDeadline::Continue(ticks(left))),
+            Err(_) => Ok(UpdateDeadline::Interrupt),
         });
         Ok(store)
     }
@@ -240,7 +244,11 @@ impl Shared {
             return PluginError::MemoryLimit { plugin, op, limit: self.memory_limit };
         }
         if matches!(err.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-            return PluginError::Deadline { plugin, op, after: started.elapsed(), deadline: self.call_timeout };
+            let why = match store.data().clock.stopped() {
+                Some(stop) => stop.to_string(),
+                None => format!("it exceeded its call deadline of {}ms", self.call_timeout.as_millis()),
+            };
+            return PluginError::Deadline { plugin, op, after: started.elapsed(), why };
         }
         let mut message = match err.downcast_ref::<Trap>() {
             Some(trap) => trap.to_string(),

@@ -112,6 +112,7 @@ impl StoragePlugin {
         }
         let outcome = self
             .call(op, |g, s| {
+                s.data_mut().allow_stream(blob.size());
                 let owned = s.data_mut().table.push(BlobStream::new(blob))?;
                 let lent = Resource::<BlobStream>::new_borrow(owned.rep());
                 let answer = g.call_apply_layer(&mut *s, id, parent, lent)?;

@@ -5,8 +5,11 @@
 //! - `probe:loop`    spins forever (the host's epoch deadline must stop it);
 //! - `probe:balloon` allocates until the store's memory cap stops it;
 //! - `probe:trap`    panics (a trap);
+//! - `probe:trickle` (in the layer's first 4 KiB) reads the rest a byte at a time, 50 ms
+//!   apart (progress on every read: only the call's budget can stop it);
 //! - `probe:chown`   calls the `files.chown` import, which its manifest does not grant,
-//!   and returns the host's answer as its error;
+//!   and returns the host's answer as its error; `probe:denyOP` likewise calls the
+//!   `files` import OP (chmod, whiteout, opaque, mknod, xattr, symlink, removetree);
 //! - `probe:kv`      sets `probe-key` in its key-value store and reads it back, answering
 //!   `kv round trip: <value>` as its error (or the host's refusal);
 //! - `probe:kvget`   reads `probe-key` (from an earlier call), answering `kv holds: <value>`;
@@ -39,7 +42,16 @@ impl StorageDriver for Probe {
     }
 
     fn apply_layer(_id: String, _parent: Option<String>, mut layer: LayerStream<'_>) -> Result<AppliedLayer> {
-        let mut bytes = Vec::new();
+        let mut bytes = layer.read_at_most(4096)?;
+        if marker(&bytes) == Some(b"trickle") {
+            while layer.read_at_most(1)?.len() == 1 {
+                let since = std::time::Instant::now();
+                while since.elapsed() < std::time::Duration::from_millis(50) {
+                    std::hint::spin_loop();
+                }
+            }
+            return Err(Error::new(ErrorKind::Other, "the trickle reached the end"));
+        }
         if let Err(err) = layer.read_to_end(&mut bytes) {
             return Err(layer.take_host_error().unwrap_or_else(|| Error::io("reading the layer", err)));
         }
@@ -71,6 +83,22 @@ impl StorageDriver for Probe {
                 Ok(()) => Err(Error::new(ErrorKind::Other, "chown was allowed")),
                 Err(err) => Err(err),
             },
+            Some(op) if op.starts_with(b"deny") => {
+                let answer = match &op[4..] {
+                    b"chmod" => files::chmod("anything", 0o4755),
+                    b"whiteout" => files::whiteout("anything"),
+                    b"opaque" => files::set_opaque("anything"),
+                    b"mknod" => files::mknod("anything", files::NodeKind::Fifo, 0o644, 0, 0),
+                    b"xattr" => files::set_xattr("anything", "user.probe", b"x"),
+                    b"symlink" => files::symlink("/etc", "anything"),
+                    b"removetree" => files::remove_tree("anything"),
+                    other => return Err(Error::invalid(format!("no files op {}", String::from_utf8_lossy(other)))),
+                };
+                match answer {
+                    Ok(()) => Err(Error::new(ErrorKind::Other, "the call was allowed")),
+                    Err(err) => Err(err),
+                }
+            }
             _ => Ok(AppliedLayer {
                 diff_id: format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),
                 size: bytes.len() as u64,

@@ -89,8 +89,12 @@ impl ImageService {
         for (key, layer) in self.state.list::<LayerRecord>(Table::Layers)? {
             if layer.state != records::LayerState::Ready {
                 tracing::warn!(layer = %layer.chain_id, "removing a layer a crash left half-applied");
-                self.storage.remove(&layer.driver_id())?;
-                self.state.write(|t| t.delete(Table::Layers, &key))?;
+                // A removal that fails keeps the record, so the next start tries again;
+                // the daemon starts regardless (no image refers to a half-applied layer).
+                match self.storage.remove(&layer.driver_id()) {
+                    Ok(()) => self.state.write(|t| t.delete(Table::Layers, &key))?,
+                    Err(err) => tracing::error!(layer = %layer.chain_id, "removing a half-applied layer failed, retried at the next start: {err}"),
+                }
             }
         }
         let removed = self.remove_unreferenced_blobs(self.blobs.list()?)?;
