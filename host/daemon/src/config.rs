@@ -34,6 +34,9 @@
 //! [events]
 //! host = "node1"                          # default: the kernel's hostname; names this
 //!                                         # host in NATS subjects
+//! log-max-size = "16m"                    # the event log (<data-root>/events/), which
+//!                                         # `events --since` replays and `seq` goes on
+//!                                         # from: both of its files together, at least 16k
 //!
 //! [events.nats]                           # default: no NATS, the embedded bus alone
 //! url = "nats://127.0.0.1:4222"           # also publish every event here, on
@@ -82,12 +85,20 @@ pub struct StorageConfig {
 }
 
 /// `[events]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct EventsConfig {
     /// The host's name in NATS subjects; `None`: the kernel's hostname.
     pub host: Option<String>,
+    /// The event log's bound, a size like `16m` (checked when the bus opens it).
+    pub log_max_size: String,
     pub nats: NatsConfig,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig { host: None, log_max_size: crate::events::log::DEFAULT_MAX_SIZE.into(), nats: NatsConfig::default() }
+    }
 }
 
 /// `[events.nats]`.
@@ -225,8 +236,10 @@ mod tests {
     fn events_default_to_the_bus_alone() {
         let c: Config = toml_file::parse(Path::new("c.toml"), "[events]\n").unwrap();
         assert_eq!((c.events.host, c.events.nats.url, c.events.nats.buffer), (None, None, 2048));
-        let c: Config = toml_file::parse(Path::new("c.toml"), "[events]\nhost = \"n1\"\n[events.nats]\nurl = \"nats://127.0.0.1:4222\"\n").unwrap();
+        assert_eq!(c.events.log_max_size, "16m");
+        let c: Config = toml_file::parse(Path::new("c.toml"), "[events]\nhost = \"n1\"\nlog-max-size = \"64k\"\n[events.nats]\nurl = \"nats://127.0.0.1:4222\"\n").unwrap();
         assert_eq!(c.events.host.as_deref(), Some("n1"));
+        assert_eq!(c.events.log_max_size, "64k");
         assert_eq!(c.events.nats.url.as_deref(), Some("nats://127.0.0.1:4222"));
         let err = toml_file::parse::<Config>(Path::new("c.toml"), "[events.nats]\nurl = \"nats://x\"\nsubject = \"y\"\n").unwrap_err();
         assert_eq!((err.line, err.column), (3, 1));

@@ -80,7 +80,7 @@ impl Daemon {
             bail!("storage driver plugin {driver:?} is not available: {why}");
         };
         let driver_info = storage.info()?;
-        let events = Arc::new(EventBus::new(config.events.host.clone().unwrap_or_else(host_name)));
+        let events = Arc::new(EventBus::open(config.events.host.clone().unwrap_or_else(host_name), &root.join("events"), &config.events)?);
         let images = Arc::new(ImageService::open(&root.join("image"), state.clone(), storage.clone(), events.clone())?);
         let volumes = VolumeService::open(&registry, &config.volumes.driver, state.clone(), events.clone())?;
         let networks = Arc::new(NetworkService::new(
