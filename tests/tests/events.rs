@@ -1,14 +1,18 @@
-//! Events end to end: `hostctl events` against real daemons (image events: `import`,
-//! `load`; containers come later), Docker's filters, `--until`, readers that go away or
-//! outlive the daemon, and the NATS sink against a real Debian `nats-server`: subjects,
-//! a server that is down when the daemon starts, drops counted, many hosts on one NATS.
+//! Events end to end: `hostctl events` against real daemons (image and volume events),
+//! Docker's filters, `--until`, `--since` replaying the event log (across restarts and
+//! crashes of the daemon, then live with nothing twice, within its size bound), readers
+//! that go away or outlive the daemon, and the NATS sink against a real Debian
+//! `nats-server`: subjects, a server that is down when the daemon starts, drops counted,
+//! many hosts on one NATS.
 
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hostctl_tests::daemon::{Options, TestDaemon};
+use hostctl_tests::daemon::{Options, TestDaemon, hostctl_bin};
 use hostctl_tests::images::{ImageSpec, Layer, SaveLayout, docker_save};
 use hostctl_tests::nats::{self, NatsServer};
 use hostctl_tests::watch::{WAIT, Watch, wait_for_log};
+use serde_json::Value;
 
 /// A tiny rootfs tar (the events are the same as for a real one).
 fn rootfs_tar(daemon: &TestDaemon) -> String {
@@ -133,12 +137,140 @@ fn until_in_the_past_ends_at_once_and_a_future_one_when_reached() {
     assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(10), "--until now+2s ended after {took:?}");
 }
 
+/// Now, as Unix seconds with nanoseconds (what Docker's CLI sends).
+fn now() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
+}
+
+/// Long before any test ran.
+const LONG_AGO: &str = "2000-01-01T00:00:00Z";
+
+/// `hostctl events --format json <args>` to its end (give it an `--until`).
+fn replayed(daemon: &TestDaemon, args: &[&str]) -> Vec<Value> {
+    let out = daemon.ok(&[&["events", "--format", "json"], args].concat());
+    out.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not an event: {line:?}: {e}"))).collect()
+}
+
+fn seqs(events: &[Value]) -> Vec<u64> {
+    events.iter().map(|e| e["seq"].as_u64().unwrap()).collect()
+}
+
+/// Whether `seqs` go up by one from `first`.
+fn numbered_from(seqs: &[u64], first: u64) -> bool {
+    seqs.iter().enumerate().all(|(i, seq)| *seq == first + i as u64)
+}
+
+fn name(e: &Value) -> &str {
+    e["Actor"]["Attributes"]["name"].as_str().unwrap_or("")
+}
+
 #[test]
-fn since_is_refused_while_no_event_log_is_kept() {
+fn since_replays_the_logged_events_of_its_window_through_the_filters() {
     let daemon = TestDaemon::start();
-    let (code, err) = daemon.fails(&["events", "--since", "1700000000"]);
+    import(&daemon, "before:1");
+    std::thread::sleep(Duration::from_millis(50));
+    let from = now();
+    import(&daemon, "inside:1");
+    load(&daemon, "inside:2");
+    let to = now();
+    std::thread::sleep(Duration::from_millis(50));
+    import(&daemon, "after:1");
+    let window = replayed(&daemon, &["--since", &from, "--until", &to]);
+    let shown: Vec<(&str, &str)> = window.iter().map(|e| (e["Action"].as_str().unwrap(), name(e))).collect();
+    assert_eq!(shown, [("import", "inside:1"), ("load", "inside:2")]);
+    let loads = replayed(&daemon, &["--since", "10m", "--until", &to, "--filter", "event=load"]);
+    assert_eq!(loads.iter().map(name).collect::<Vec<_>>(), ["inside:2"], "a Go duration means that long ago; filters apply to the replay");
+    // Everything since the daemon's first start: its default network, then the images.
+    let all = replayed(&daemon, &["--since", LONG_AGO, "--until", &now()]);
+    assert_eq!(all.iter().map(name).collect::<Vec<_>>(), ["bridge", "before:1", "inside:1", "inside:2", "after:1"]);
+    assert!(numbered_from(&seqs(&all), 1), "{:?}", seqs(&all));
+}
+
+#[test]
+fn since_after_until_is_refused() {
+    let daemon = TestDaemon::start();
+    let (code, err) = daemon.fails(&["events", "--since", "1700000100", "--until", "1700000000"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("events --since needs the event log, which is not kept yet"), "{err}");
+    assert!(err.contains("--since 2023-11-14T22:15:00.000000000Z is after --until 2023-11-14T22:13:20.000000000Z"), "{err}");
+}
+
+#[test]
+fn since_then_live_shows_every_event_once_while_events_keep_coming() {
+    let daemon = TestDaemon::start();
+    let host = daemon.host();
+    let writer = std::thread::spawn(move || {
+        for i in 0..15 {
+            for verb in ["create", "rm"] {
+                let status = Command::new(hostctl_bin()).args(["-H", &host, "volume", verb, &format!("busy{i}")]).stdout(Stdio::null()).status().unwrap();
+                assert!(status.success(), "volume {verb} busy{i}: {status}");
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    // Subscribed while the writer publishes: the replay must end where live begins.
+    let watch = Watch::on(&daemon, &["--format", "json", "--since", LONG_AGO]);
+    writer.join().unwrap();
+    import(&daemon, "last:1");
+    let mut seen = Vec::new();
+    while seen.last().is_none_or(|e: &Value| name(e) != "last:1") {
+        seen.push(watch.event());
+    }
+    let destroyed = seen.iter().filter(|e| e["Action"] == "destroy").count();
+    assert_eq!(destroyed, 15, "every volume's destroy, replayed or live");
+    assert!(numbered_from(&seqs(&seen), 1), "no event twice and none missing: {:?}", seqs(&seen));
+}
+
+#[test]
+fn seq_goes_on_across_a_restart_and_a_crash_of_the_daemon() {
+    let mut daemon = TestDaemon::start();
+    import(&daemon, "first-run:1");
+    daemon.restart();
+    let watch = Watch::on(&daemon, &["--format", "json"]);
+    import(&daemon, "second-run:1");
+    let live = watch.event();
+    drop(watch);
+    daemon.kill();
+    daemon.start_again();
+    import(&daemon, "after-the-crash:1");
+    let all = replayed(&daemon, &["--since", LONG_AGO, "--until", &now(), "--filter", "type=image"]);
+    assert_eq!(all.iter().map(name).collect::<Vec<_>>(), ["first-run:1", "second-run:1", "after-the-crash:1"]);
+    let numbers = seqs(&all);
+    assert_eq!(live["seq"].as_u64(), Some(numbers[1]), "the live event and the logged one are the same");
+    assert!(numbers.windows(2).all(|w| w[1] > w[0]), "seq grows across restarts: {numbers:?}");
+    let every = replayed(&daemon, &["--since", LONG_AGO, "--until", &now()]);
+    assert!(numbered_from(&seqs(&every), 1), "and has no hole: {:?}", seqs(&every));
+    daemon.stop();
+}
+
+#[test]
+fn the_event_log_stays_within_its_configured_size() {
+    let max = 16 * 1024;
+    let mut daemon = TestDaemon::start_with(Options { config: "[events]\nlog-max-size = \"16k\"\n".into(), ..Options::default() });
+    for i in 0..60 {
+        daemon.ok(&["volume", "create", &format!("bounded{i}")]);
+        daemon.ok(&["volume", "rm", &format!("bounded{i}")]);
+    }
+    let dir = daemon.data_root().join("events");
+    let sizes: Vec<(String, u64)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .map(|entry| (entry.file_name().to_string_lossy().into_owned(), entry.metadata().unwrap().len()))
+        .collect();
+    assert!(sizes.iter().any(|(file, _)| file == "events.log.1"), "the log rotated: {sizes:?}");
+    assert!(sizes.iter().map(|(_, size)| size).sum::<u64>() <= max, "{sizes:?}");
+    let kept = replayed(&daemon, &["--since", LONG_AGO, "--until", &now()]);
+    let numbers = seqs(&kept);
+    assert!(numbers[0] > 1, "the oldest events were let go");
+    assert!(numbered_from(&numbers, numbers[0]), "what is kept has no hole: {numbers:?}");
+    let newest = kept.last().unwrap();
+    assert_eq!((newest["Action"].as_str(), newest["Actor"]["ID"].as_str()), (Some("destroy"), Some("bounded59")));
+    daemon.restart();
+    daemon.ok(&["volume", "create", "bounded-after"]);
+    let last = replayed(&daemon, &["--since", LONG_AGO, "--until", &now()]).pop().unwrap();
+    assert_eq!(last["seq"].as_u64(), Some(numbers.last().unwrap() + 1), "numbered on from the rotated log");
+    daemon.ok(&["volume", "rm", "bounded-after"]);
+    daemon.stop();
 }
 
 #[test]

@@ -1,8 +1,10 @@
-//! `hostctl events`: lifecycle events as they happen, as `docker events` shows them,
-//! from the daemon's `/events` or, with `--nats URL`, from every host publishing on that
-//! NATS server (`hostctl.events.>`, filtered here with the daemon's own filter code; this
-//! is why the CLI links async-nats). Ends at `--until`, when the daemon stops, or on
-//! Ctrl-C, with status 0.
+//! `hostctl events`: lifecycle events, as `docker events` shows them, from the daemon's
+//! `/events` or, with `--nats URL`, from every host publishing on that NATS server
+//! (`hostctl.events.>`, filtered here with the daemon's own filter code; this is why the
+//! CLI links async-nats). `--since` first replays what the daemon's event log holds from
+//! then on, then goes on live; `--since` and `--until` take Unix seconds, RFC 3339, or a
+//! Go duration meaning that long ago (`10m`), as Docker's. Ends at `--until`, when the
+//! daemon stops, or on Ctrl-C, with status 0.
 //!
 //! Default output: `2026-11-22T11:37:42.416847123Z container die 4f2a… (exitCode=0,
 //! image=busybox, name=web)`, with the host after the time when reading from NATS.
@@ -28,7 +30,7 @@ pub struct EventsArgs {
     /// Format output: "json" (or '{{json .}}') prints one JSON event per line
     #[arg(long)]
     pub format: Option<String>,
-    /// Show all events created since timestamp (needs the event log, not kept yet)
+    /// Show all events created since timestamp (Unix seconds, RFC 3339, or a duration ago like 10m), then live ones
     #[arg(long)]
     pub since: Option<String>,
     /// Stream events until this timestamp (Unix seconds, RFC 3339, or a duration ago like 10m)
@@ -47,11 +49,12 @@ pub async fn run(client: &Client, args: EventsArgs) -> anyhow::Result<ExitCode> 
         Some(f) if f == "json" || f.replace(' ', "") == "{{json.}}" => true,
         Some(other) => return Err(invalid(format!("--format {other:?}: only \"json\" (or '{{{{json .}}}}') is supported")).into()),
     };
+    let since = args.since.as_deref().map(resolve_time);
     let until = args.until.as_deref().map(resolve_time);
     let mut printer = Printer { json, out: std::io::stdout().lock() };
     match &args.nats {
-        None => from_daemon(client, &filters, args.since.as_deref(), until.as_deref(), &mut printer).await,
-        Some(_) if args.since.is_some() => Err(invalid("--since needs the event log; NATS keeps no history of events".into()).into()),
+        None => from_daemon(client, &filters, since.as_deref(), until.as_deref(), &mut printer).await,
+        Some(_) if args.since.is_some() => Err(invalid("--since replays a daemon's event log; NATS keeps no history of events".into()).into()),
         Some(url) => {
             let filter = EventFilter::new(filters).map_err(ApiError::from)?;
             let until = until.map(|u| timestamp::parse(&u).map_err(|e| invalid(format!("--until: {e}")))).transpose()?;
