@@ -1,9 +1,10 @@
 //! Container events end to end: what a `run`, a `stop` and an OOM kill publish, in which
-//! order and with which attributes; filters by container and event; and `die` arriving
+//! order (Docker's: `die` before the network disconnect and volume unmount, `destroy`
+//! last) and with which attributes; filters by container and event; and `die` arriving
 //! through a real Debian nats-server, also for an exit that happened while the daemon
-//! was down.
+//! was down, which `events --since` on the socket then replays.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hostctl_tests::daemon::{Options, TestDaemon};
 use hostctl_tests::images::{SaveLayout, busybox_image, docker_save};
@@ -54,6 +55,25 @@ fn a_run_publishes_create_start_die_destroy_in_order() {
     let ids: Vec<&str> = events.iter().map(|e| e["Actor"]["ID"].as_str().unwrap()).collect();
     assert!(ids.iter().all(|id| *id == ids[0] && id.len() == 64));
     drop(watch);
+    daemon.stop();
+}
+
+#[test]
+fn die_comes_before_the_network_disconnect_and_volume_unmount_and_destroy_last() {
+    let mut daemon = with_busybox(Options::default());
+    let watch = Watch::on(&daemon, &["--format", "json"]);
+    daemon.ok(&["run", "--rm", "--name", "evorder", "-v", "evorder-data:/data", "busybox", "true"]);
+    let mut seen: Vec<Value> = Vec::new();
+    while !seen.last().is_some_and(|e| action(e) == "destroy" && e["Type"] == "container") {
+        seen.push(watch.event());
+    }
+    let id = seen.iter().find(|e| e["Type"] == "container").map(|e| e["Actor"]["ID"].as_str().unwrap().to_owned()).unwrap();
+    let about_it = |e: &&Value| e["Actor"]["ID"] == id.as_str() || attr(e, "container") == id;
+    let order: Vec<String> = seen.iter().filter(about_it).map(|e| format!("{} {}", e["Type"].as_str().unwrap(), action(e))).collect();
+    let started = order.iter().position(|e| e == "container start").expect("a start");
+    assert_eq!(order[started..], ["container start", "container die", "network disconnect", "volume unmount", "container destroy"], "{order:?}");
+    drop(watch);
+    daemon.ok(&["volume", "rm", "evorder-data"]);
     daemon.stop();
 }
 
@@ -118,6 +138,7 @@ fn a_die_arrives_through_nats() {
 fn an_exit_while_the_daemon_was_down_is_published_when_it_comes_back() {
     let nats = NatsServer::start();
     let mut daemon = with_busybox(nats_options(&nats.url()));
+    let before = unix_now();
     daemon.ok(&["run", "-d", "--name", "whiledown", "busybox", "sh", "-c", "sleep 1; exit 6"]);
     daemon.kill();
     std::thread::sleep(Duration::from_millis(1500));
@@ -125,6 +146,19 @@ fn an_exit_while_the_daemon_was_down_is_published_when_it_comes_back() {
     daemon.start_again();
     let event = dies.next(WAIT).expect("the missed die, published at start-up").json();
     assert_eq!((attr(&event, "name"), attr(&event, "exitCode")), ("whiledown", "6"));
+    // Published before the socket served, so no reader of the socket saw it live; the
+    // event log kept it.
+    let out = daemon.ok(&["events", "--since", &before, "--until", &unix_now(), "--format", "json", "--filter", "container=whiledown"]);
+    let replayed: Vec<Value> = out.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let actions: Vec<&str> = replayed.iter().map(action).collect();
+    assert_eq!(actions, ["create", "start", "die"], "{out}");
+    assert_eq!((attr(&replayed[2], "exitCode"), replayed[2]["seq"].as_u64()), ("6", event["seq"].as_u64()));
     daemon.ok(&["rm", "whiledown"]);
     daemon.stop();
+}
+
+/// Now, as Unix seconds with nanoseconds (what Docker's CLI sends).
+fn unix_now() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }

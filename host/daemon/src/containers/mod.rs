@@ -486,7 +486,7 @@ impl ContainerService {
         });
     }
 
-    /// Record an exit, unmount, publish `oom`/`die`, wake waiters, auto-remove.
+    /// Publish `oom`/`die`, record the exit and unmount, wake waiters, auto-remove.
     async fn handle_exit(&self, id: &str, info: ExitInfo) -> Result<(), ContainerError> {
         let auto_remove;
         let exited;
@@ -500,6 +500,9 @@ impl ContainerService {
             if info.oom_killed {
                 self.publish(&record, "oom", []);
             }
+            // Docker's order: die, then the network disconnects and volume unmounts.
+            let duration = exec_duration(&info.started_at, &info.finished_at);
+            self.publish(&record, "die", [("exitCode", info.exit_code.to_string()), ("execDuration", duration.to_string())]);
             self.release(&mut record).await;
             self.unmount(&mut record).await;
             record.state.status = Status::Exited;
@@ -509,8 +512,6 @@ impl ContainerService {
             record.state.shim_pid = 0;
             record.state.finished_at = Some(info.finished_at.clone());
             self.save(&record)?;
-            let duration = exec_duration(&info.started_at, &info.finished_at);
-            self.publish(&record, "die", [("exitCode", info.exit_code.to_string()), ("execDuration", duration.to_string())]);
             self.notify(id, |s| {
                 s.exits += 1;
                 s.exit_code = info.exit_code;
@@ -532,6 +533,7 @@ impl ContainerService {
         let lock = self.lock(id);
         let _held = lock.lock().await;
         let Ok(mut record) = self.resolve(id) else { return };
+        self.publish(&record, "die", [("exitCode", "255".to_owned())]);
         self.release(&mut record).await;
         self.unmount(&mut record).await;
         record.state.status = Status::Dead;
@@ -539,7 +541,6 @@ impl ContainerService {
         record.state.error = format!("its shim vanished: {why}");
         record.state.finished_at = Some(format_rfc3339(SystemTime::now()));
         let _ = self.save(&record);
-        self.publish(&record, "die", [("exitCode", "255".to_owned())]);
         self.notify(id, |s| {
             s.exits += 1;
             s.exit_code = 255;
