@@ -8,7 +8,8 @@
 //! - [`ImageSpec`] / [`BuiltImage`] ([`spec`]): an image's layers and config, with
 //!   every digest computed;
 //! - [`docker_save`] and [`oci_layout`] ([`save`]): the archives `hostctl load` reads,
-//!   in legacy and Docker ≥ 25 `docker save` layouts and as an OCI image layout;
+//!   in legacy and Docker ≥ 25 `docker save` layouts (entries bare or `./`-prefixed) and
+//!   as an OCI image layout;
 //! - [`hostile`]: archives a correct loader must refuse, each with one fault.
 //!
 //! Ready-made images: [`busybox_image`] and the three-layer [`multi_layer_image`],
@@ -28,7 +29,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use busybox::{busybox_applets, busybox_binary, busybox_rootfs};
 pub use layer::{Compression, Layer, PathStyle};
-pub use save::{OciNaming, OciOptions, SaveLayout, docker_save, oci_layout, oci_layout_with};
+pub use save::{OciNaming, OciOptions, SaveLayout, docker_save, docker_save_dot_slash, oci_layout, oci_layout_with};
 pub use spec::{BuiltImage, BuiltLayer, ImageSpec};
 
 /// `sha256:<hex>` of `bytes`.

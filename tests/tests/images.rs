@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use hostctl_tests::daemon::{TestDaemon, hostctl_bin};
 use hostctl_tests::images::hostile::{self, RefusedBy};
 use hostctl_tests::images::{
-    self, Compression, ImageSpec, Layer, OciNaming, OciOptions, SaveLayout, busybox_image, docker_save, multi_layer,
+    self, Compression, ImageSpec, Layer, OciNaming, OciOptions, SaveLayout, busybox_image, docker_save, docker_save_dot_slash, multi_layer,
     multi_layer_image, oci_layout, oci_layout_with,
 };
 use hostctl_tests::kernel::mounts_under;
@@ -291,19 +291,21 @@ fn random_bytes_are_refused_in_one_printable_line() {
     assert!(image_rows(&daemon).is_empty());
 }
 
-/// The multi-layer image loaded through the daemon, then mounted in-process by the same
-/// image service the daemon runs (the daemon stopped, so one process owns the data root):
-/// the merged rootfs is what the driver's mount plan produced.
-#[test]
-fn whiteouts_hide_lower_files_in_the_merged_rootfs() {
+/// Loads `archive` (of [`multi_layer_image`] tagged `multi:latest`) through a daemon of
+/// its own, then mounts the image in-process by the same image service the daemon runs
+/// (the daemon stopped, so one process owns the data root): the merged rootfs is what the
+/// driver's mount plan produced from the layers this archive format delivered.
+fn assert_whiteouts_hide_lower_files(archive: &[u8]) {
     let mut daemon = TestDaemon::start();
-    let path = write(&daemon, "multi.tar", &oci_layout(&[multi_layer_image("multi:latest")]));
+    let path = write(&daemon, "multi.tar", archive);
     daemon.ok(&["load", "-i", &path]);
     daemon.stop();
 
-    let mut config = hostctl_daemon::Config::default();
-    config.data_root = daemon.data_root();
-    config.plugins.dir = daemon.plugin_dir();
+    let config = hostctl_daemon::Config {
+        data_root: daemon.data_root(),
+        plugins: hostctl_daemon::config::PluginsConfig { dir: daemon.plugin_dir(), ..Default::default() },
+        ..Default::default()
+    };
     let service = hostctl_daemon::daemon::Daemon::open(config).expect("opening the daemon's services");
     let mounted = service.images.mount_rootfs("multi:latest", "whiteout-check").expect("mounting a rootfs");
     let seen: Vec<(String, std::io::Result<String>)> = multi_layer::PRESENT
@@ -323,6 +325,38 @@ fn whiteouts_hide_lower_files_in_the_merged_rootfs() {
     }
     assert!(busybox_runs, "the base layer shows through");
     assert!(mounts_under(daemon.dir()).is_empty(), "the rootfs was unmounted");
+}
+
+#[test]
+fn whiteouts_hide_lower_files_in_the_merged_rootfs() {
+    assert_whiteouts_hide_lower_files(&oci_layout(&[multi_layer_image("multi:latest")]));
+}
+
+#[test]
+fn whiteouts_hide_lower_files_of_a_legacy_docker_save() {
+    assert_whiteouts_hide_lower_files(&docker_save(&[multi_layer_image("multi:latest")], SaveLayout::Legacy));
+}
+
+#[test]
+fn whiteouts_hide_lower_files_of_a_docker25_save() {
+    assert_whiteouts_hide_lower_files(&docker_save(&[multi_layer_image("multi:latest")], SaveLayout::Docker25));
+}
+
+/// A `docker save` re-packed with `tar -C dir -cf out.tar .` names its entries `./…`
+/// while `manifest.json` names them bare: the image loads, and runs from its layers.
+#[test]
+fn a_dot_slash_docker_save_loads_and_runs() {
+    let daemon = TestDaemon::start();
+    for (layout, tag) in [(SaveLayout::Legacy, "dotslash:legacy"), (SaveLayout::Docker25, "dotslash:docker25")] {
+        let spec = multi_layer_image(tag).label("layout", tag);
+        let id = spec.build().short_id().to_owned();
+        let path = write(&daemon, &format!("{tag}.tar"), &docker_save_dot_slash(&[spec], layout));
+        let out = daemon.ok(&["load", "-i", &path]);
+        assert!(out.contains(&format!("Loaded image: {tag}\n")), "{tag}: {out}");
+        assert!(image_rows(&daemon).contains(&(tag.to_owned(), id)), "{tag} listed");
+        let added = daemon.ok(&["run", "--rm", "--network", "none", tag, "cat", "/added.txt", "/srv/data/new.txt"]);
+        assert_eq!(added, "added by the top layer\nnew\n", "{tag}: the top layer is there");
+    }
 }
 
 /// The layout on disk after a daemon load is overlay2's: `l/` short links, each layer's
@@ -361,7 +395,7 @@ fn loaded_layers_are_laid_out_as_overlay2() {
 fn images_json_and_table_agree() {
     let daemon = TestDaemon::start();
     let spec = busybox_image("agree:1");
-    daemon.ok(&["load", "-i", &write(&daemon, "a.tar", &docker_save(&[spec.clone()], SaveLayout::Legacy))]);
+    daemon.ok(&["load", "-i", &write(&daemon, "a.tar", &docker_save(std::slice::from_ref(&spec), SaveLayout::Legacy))]);
     let table = daemon.ok(&["images", "--no-trunc"]);
     assert!(table.contains(&spec.build().id), "--no-trunc shows the full id: {table}");
     assert!(table.starts_with("REPOSITORY   TAG   IMAGE ID"), "{table}");

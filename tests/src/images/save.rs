@@ -4,6 +4,8 @@
 //!   `<v1id>/VERSION`, `<v1id>/json`, `<image id>.json`, `manifest.json`, `repositories`;
 //! - [`docker_save`] with [`SaveLayout::Docker25`]: OCI blobs under `blobs/sha256/`,
 //!   `index.json`, `oci-layout`, and a `manifest.json` pointing at the blobs;
+//! - [`docker_save_dot_slash`]: either, its entries named `./…` (a save re-packed with
+//!   `tar -C dir -cf out.tar .`), the paths in `manifest.json` still bare;
 //! - [`oci_layout`]: an OCI image layout (index.json -> manifest, or -> a per-platform
 //!   index -> manifest; config and layers as blobs, gzip or plain).
 //!
@@ -123,19 +125,27 @@ fn docker_full_name(reference: &str) -> String {
 
 /// A `docker save` archive of `images`.
 pub fn docker_save(images: &[ImageSpec], layout: SaveLayout) -> Vec<u8> {
+    save(images, layout, false)
+}
+
+/// A `docker save` archive of `images` whose entry names start with `./`.
+pub fn docker_save_dot_slash(images: &[ImageSpec], layout: SaveLayout) -> Vec<u8> {
+    save(images, layout, true)
+}
+
+fn save(images: &[ImageSpec], layout: SaveLayout, dot_slash: bool) -> Vec<u8> {
     // docker save writes layers uncompressed.
     let built: Vec<BuiltImage> = images
         .iter()
         .map(|s| s.clone().compression(Compression::None).build())
         .collect();
     match layout {
-        SaveLayout::Legacy => legacy(&built),
-        SaveLayout::Docker25 => docker25(&built),
+        SaveLayout::Legacy => legacy(&built, Outer::new(dot_slash)),
+        SaveLayout::Docker25 => docker25(&built, Outer::new(dot_slash)),
     }
 }
 
-fn legacy(images: &[BuiltImage]) -> Vec<u8> {
-    let mut out = Outer::new(false);
+fn legacy(images: &[BuiltImage], mut out: Outer) -> Vec<u8> {
     let mut manifest = Vec::new();
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for image in images {
@@ -175,8 +185,7 @@ fn blob_path(digest: &str) -> String {
     format!("blobs/sha256/{}", &digest["sha256:".len()..])
 }
 
-fn docker25(images: &[BuiltImage]) -> Vec<u8> {
-    let mut out = Outer::new(false);
+fn docker25(images: &[BuiltImage], mut out: Outer) -> Vec<u8> {
     out.dir("blobs/");
     out.dir("blobs/sha256/");
     let mut manifest = Vec::new();
@@ -364,6 +373,28 @@ mod tests {
             for (path, layer) in entry["Layers"].as_array().unwrap().iter().zip(&built.layers) {
                 assert_eq!(files[path.as_str().unwrap()], layer.tar);
             }
+        }
+    }
+
+    #[test]
+    fn dot_slash_saves_prefix_every_entry_but_not_the_manifest_paths() {
+        for layout in [SaveLayout::Legacy, SaveLayout::Docker25] {
+            let bytes = docker_save_dot_slash(&two_images(), layout);
+            let mut archive = tar::Archive::new(&bytes[..]);
+            let names: Vec<String> = archive
+                .entries()
+                .unwrap()
+                .map(|e| String::from_utf8(e.unwrap().path_bytes().into_owned()).unwrap())
+                .collect();
+            assert!(names.iter().all(|n| n.starts_with("./")), "{layout:?}: {names:?}");
+            let plain = files(&docker_save(&two_images(), layout));
+            let prefixed = files(&bytes);
+            assert_eq!(prefixed.get("manifest.json"), plain.get("manifest.json"), "{layout:?}");
+            assert_eq!(
+                prefixed.keys().filter(|k| !k.is_empty()).collect::<std::collections::BTreeSet<_>>(),
+                plain.keys().collect(),
+                "{layout:?}: the same entries"
+            );
         }
     }
 
