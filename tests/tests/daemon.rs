@@ -53,23 +53,30 @@ fn the_cli_finds_the_daemon_by_flag_and_by_environment() {
 }
 
 #[test]
-fn an_unknown_config_key_is_refused_with_file_line_and_column() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "log-level = \"info\"\n[plugins]\ndir = \"/x\"\nmemory = \"1g\"\n").unwrap();
-    let out = Command::new(hostctl_bin())
-        .args(["daemon", "--config", config.to_str().unwrap(), "--data-root"])
-        .arg(dir.path().join("root"))
-        .arg("--socket")
-        .arg(dir.path().join("h.sock"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{}:4:1", config.display())), "{err}");
-    assert!(err.contains("memory"), "the key is named: {err}");
-    assert!(!dir.path().join("root").exists(), "nothing was created");
+fn a_bad_config_is_refused_with_file_line_col_and_key() {
+    // The same loader and the same words as `run -f` spec files (tests/spec_files.rs).
+    let cases = [
+        ("log-level = \"info\"\n[plugins]\ndir = \"/x\"\nmemory = \"1g\"\n", "4:1: plugins.memory: unknown key, expected one of dir, memory-limit, call-timeout-ms"),
+        ("[plugins]\ncall-timeout-ms = \"soon\"\n", "2:19: plugins.call-timeout-ms: expected a non-negative integer, found a string \"soon\""),
+        ("socket = \"/a\"\nsocket = \"/b\"\n", "2:1: socket: duplicate key"),
+    ];
+    for (text, error) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("bad.toml");
+        std::fs::write(&config, text).unwrap();
+        let out = Command::new(hostctl_bin())
+            .args(["daemon", "--config", config.to_str().unwrap(), "--data-root"])
+            .arg(dir.path().join("root"))
+            .arg("--socket")
+            .arg(dir.path().join("h.sock"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err, format!("hostctl daemon: {}:{error}\n", config.display()), "for:\n{text}");
+        assert!(!dir.path().join("root").exists(), "nothing was created");
+    }
 }
 
 #[test]

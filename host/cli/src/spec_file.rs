@@ -25,16 +25,17 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
 use hostctl_api::toml_file::{self, TomlError};
 use hostctl_api::types::ContainerCreate;
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use toml::Spanned;
 
 /// A command: a list, or a string for `/bin/sh -c` (Docker's shell form).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CommandLine {
     Exec(Vec<String>),
     Shell(String),
@@ -50,11 +51,64 @@ impl CommandLine {
 }
 
 /// `env` as a table or as `K=V` strings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Env {
     Table(BTreeMap<String, String>),
-    List(Vec<String>),
+    List(Vec<Spanned<String>>),
+}
+
+// CommandLine and Env take one of two shapes. serde's `untagged` would do, but its error
+// names the Rust enum and not what was expected; these visitors say it in the file's
+// words, and a wrong element is reported at its own key (`env.A`, `command[1]`).
+
+impl<'de> Deserialize<'de> for CommandLine {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = CommandLine;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of strings or a string (run by /bin/sh -c)")
+            }
+            fn visit_str<E: de::Error>(self, line: &str) -> Result<CommandLine, E> {
+                Ok(CommandLine::Shell(line.to_owned()))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<CommandLine, A::Error> {
+                let mut args = Vec::new();
+                while let Some(arg) = seq.next_element()? {
+                    args.push(arg);
+                }
+                Ok(CommandLine::Exec(args))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Env {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = Env;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of \"K=V\" strings or a table of strings")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Env, A::Error> {
+                let mut list = Vec::new();
+                while let Some(entry) = seq.next_element()? {
+                    list.push(entry);
+                }
+                Ok(Env::List(list))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Env, A::Error> {
+                let mut table = BTreeMap::new();
+                while let Some((name, value)) = map.next_entry()? {
+                    table.insert(name, value);
+                }
+                Ok(Env::Table(table))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,15 +154,20 @@ pub struct Spec {
 
 /// Read and check `path`.
 pub fn read(path: &Path) -> Result<Spec, TomlError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TomlError { path: path.to_owned(), line: 0, column: 0, message: format!("cannot read: {e}") })?;
+    let text = toml_file::read_text(path)?;
     let file: SpecFile = toml_file::parse(path, &text)?;
-    let at = |span: std::ops::Range<usize>, message: String| toml_file::error_at(path, &text, span.start, message);
+    let at = |span: std::ops::Range<usize>, key: &str, message: String| toml_file::error_at(path, &text, span.start, key, message);
     let mut create = ContainerCreate { image: file.image.unwrap_or_default(), ..Default::default() };
     create.cmd = file.command.map(CommandLine::into_args).unwrap_or_default();
     create.entrypoint = file.entrypoint.map(CommandLine::into_args);
     create.env = match file.env {
         Some(Env::Table(table)) => table.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
-        Some(Env::List(list)) => list,
+        Some(Env::List(list)) => {
+            if let Some((i, entry)) = list.iter().enumerate().find(|(_, e)| !e.get_ref().contains('=')) {
+                return Err(at(entry.span(), &format!("env[{i}]"), format!("{:?}: expected K=V", entry.get_ref())));
+            }
+            list.into_iter().map(Spanned::into_inner).collect()
+        }
         None => Vec::new(),
     };
     create.working_dir = file.workdir;
@@ -116,11 +175,11 @@ pub fn read(path: &Path) -> Result<Spec, TomlError> {
     create.user = file.user;
     create.labels = file.labels;
     if let Some(memory) = file.resources.memory {
-        let bytes = hostctl_api::units::parse_bytes(memory.get_ref()).map_err(|e| at(memory.span(), format!("resources.memory: {e}")))?;
+        let bytes = hostctl_api::units::parse_bytes(memory.get_ref()).map_err(|e| at(memory.span(), "resources.memory", e))?;
         create.host_config.memory = bytes as i64;
     }
     if let Some(cpus) = file.resources.cpus {
-        create.host_config.nano_cpus = nano_cpus(*cpus.get_ref()).map_err(|e| at(cpus.span(), format!("resources.cpus: {e}")))?;
+        create.host_config.nano_cpus = nano_cpus(*cpus.get_ref()).map_err(|e| at(cpus.span(), "resources.cpus", e))?;
     }
     if let Some(pids) = file.resources.pids_limit {
         create.host_config.pids_limit = pids;
@@ -129,21 +188,21 @@ pub fn read(path: &Path) -> Result<Spec, TomlError> {
         create.host_config.network_mode = network.into_inner();
     }
     for port in file.ports.unwrap_or_default() {
-        let (p, binding) = hostctl_api::types::parse_port(port.get_ref()).map_err(|e| at(port.span(), format!("ports: {e}")))?;
+        let (p, binding) = hostctl_api::types::parse_port(port.get_ref()).map_err(|e| at(port.span(), "ports", e))?;
         create.host_config.port_bindings.entry(p).or_default().push(binding);
     }
     for volume in file.volumes.unwrap_or_default() {
         let text = volume.get_ref();
         let parts: Vec<&str> = text.split(':').collect();
         if !(2..=3).contains(&parts.len()) || !parts[1].starts_with('/') {
-            return Err(at(volume.span(), format!("volumes: {text:?}: expected NAME:/path[:ro] or /host/dir:/path[:ro]")));
+            return Err(at(volume.span(), "volumes", format!("{text:?}: expected NAME:/path[:ro] or /host/dir:/path[:ro]")));
         }
         create.host_config.binds.push(text.clone());
     }
     if let Some(restart) = file.restart {
         let policy = hostctl_api::types::RestartPolicy::parse(restart.get_ref());
         if policy.maximum_retry_count < 0 {
-            return Err(at(restart.span(), format!("restart {:?}: the maximum retry count must be a number", restart.get_ref())));
+            return Err(at(restart.span(), "restart", format!("{:?}: the maximum retry count must be a number", restart.get_ref())));
         }
         create.host_config.restart_policy = Some(policy);
     }
@@ -169,6 +228,12 @@ mod tests {
         read(&path)
     }
 
+    /// The error line for `text`, with the file's name alone (`web.toml:…`).
+    fn error(text: &str) -> String {
+        let err = parse(text).unwrap_err();
+        TomlError { path: "web.toml".into(), ..err }.to_string()
+    }
+
     #[test]
     fn a_full_spec_becomes_a_request() {
         let spec = parse(
@@ -185,25 +250,53 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_key_names_its_place() {
-        let err = parse("image = \"busybox\"\n\n[resources]\nmemroy = \"1g\"\n").unwrap_err();
-        assert_eq!((err.line, err.column), (4, 1), "{err}");
-        assert!(err.message.contains("memroy"), "{err}");
+    fn command_and_env_take_either_shape() {
+        let spec = parse("command = [\"echo\", \"hi\"]\nenv = [\"A=1\", \"B=2\"]\n").unwrap();
+        assert_eq!(spec.create.cmd, ["echo", "hi"]);
+        assert_eq!(spec.create.env, ["A=1", "B=2"]);
+        let spec = parse("entrypoint = \"exec x\"\nenv = {}\n").unwrap();
+        assert_eq!(spec.create.entrypoint.unwrap(), ["/bin/sh", "-c", "exec x"]);
+        assert!(spec.create.env.is_empty());
     }
 
     #[test]
-    fn a_wrong_type_names_its_place() {
-        let err = parse("image = \"busybox\"\nrm = \"yes\"\n").unwrap_err();
-        assert_eq!(err.line, 2, "{err}");
+    fn an_unknown_key_names_its_place_and_key() {
+        assert_eq!(
+            error("image = \"busybox\"\n\n[resources]\nmemroy = \"1g\"\n"),
+            "web.toml:4:1: resources.memroy: unknown key, expected one of memory, cpus, pids-limit"
+        );
+        assert!(error("colour = 1\n").starts_with("web.toml:1:1: colour: unknown key, expected one of name, image, command,"));
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_place_and_key_in_words() {
+        assert_eq!(error("image = \"busybox\"\nrm = \"yes\"\n"), "web.toml:2:6: rm: expected a boolean, found a string \"yes\"");
+        assert_eq!(error("[resources]\npids-limit = \"x\"\n"), "web.toml:2:14: resources.pids-limit: expected an integer, found a string \"x\"");
+        assert_eq!(error("image = \"busybox\"\n[resources]\nmemory = 64\n"), "web.toml:3:10: resources.memory: expected a string, found an integer");
+        assert_eq!(error("[resources]\ncpus = \"half\"\n"), "web.toml:2:8: resources.cpus: expected a number, found a string \"half\"");
+        assert_eq!(error("volumes = \"data:/data\"\n"), "web.toml:1:11: volumes: expected a list, found a string \"data:/data\"");
+    }
+
+    #[test]
+    fn a_wrong_command_or_env_says_what_either_shape_is() {
+        assert_eq!(error("env = 5\n"), "web.toml:1:7: env: expected a list of \"K=V\" strings or a table of strings, found an integer");
+        assert_eq!(error("env = { A = 1 }\n"), "web.toml:1:13: env.A: expected a string, found an integer");
+        assert_eq!(error("env = [\"A=1\", true]\n"), "web.toml:1:15: env[1]: expected a string, found a boolean");
+        assert_eq!(error("command = 5\n"), "web.toml:1:11: command: expected a list of strings or a string (run by /bin/sh -c), found an integer");
+        assert_eq!(error("command = [\"echo\", 1]\n"), "web.toml:1:20: command[1]: expected a string, found an integer");
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named() {
+        assert_eq!(error("image = \"busybox\"\nimage = \"other\"\n"), "web.toml:2:1: image: duplicate key");
     }
 
     #[test]
     fn a_bad_value_names_its_place_and_key() {
-        let err = parse("image = \"busybox\"\n[resources]\nmemory = \"64q\"\n").unwrap_err();
-        assert_eq!((err.line, err.column), (3, 10), "{err}");
-        assert!(err.to_string().contains("resources.memory"), "{err}");
-        let err = parse("restart = \"on-failure:x\"\n").unwrap_err();
-        assert_eq!((err.line, err.column), (1, 11), "{err}");
+        assert_eq!(error("image = \"busybox\"\n[resources]\nmemory = \"64q\"\n"), "web.toml:3:10: resources.memory: \"64q\": expected a size like 64m or 1g");
+        assert_eq!(error("restart = \"on-failure:x\"\n"), "web.toml:1:11: restart: \"on-failure:x\": the maximum retry count must be a number");
+        assert_eq!(error("volumes = [\"data\"]\n"), "web.toml:1:12: volumes: \"data\": expected NAME:/path[:ro] or /host/dir:/path[:ro]");
+        assert_eq!(error("env = [\"A=1\", \"HOSTV\"]\n"), "web.toml:1:15: env[1]: \"HOSTV\": expected K=V");
         assert_eq!(parse("restart = \"on-failure:3\"\n").unwrap().create.host_config.restart_policy.unwrap().maximum_retry_count, 3);
     }
 }
