@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use hostctl_api::Client;
 use hostctl_api::types::ContainerCreate;
+use hostctl_api::{ApiError, Client, ErrorKind};
 
 use crate::spec_file;
 
@@ -78,10 +78,12 @@ pub struct Request {
 }
 
 impl ContainerFlags {
-    pub fn request(&self) -> anyhow::Result<Request> {
+    /// The request these flags and their `-f` file describe; every error is an invalid
+    /// argument, found before anything is sent to the daemon.
+    pub fn request(&self) -> Result<Request, ApiError> {
+        let invalid = |m: String| ApiError::new(ErrorKind::InvalidArgument, m);
         let spec = match &self.file {
-            Some(path) => spec_file::read(path)
-                .map_err(|e| hostctl_api::ApiError::new(hostctl_api::ErrorKind::InvalidArgument, e.to_string()))?,
+            Some(path) => spec_file::read(path).map_err(|e| invalid(e.to_string()))?,
             None => spec_file::Spec::default(),
         };
         let mut create = spec.create;
@@ -92,12 +94,8 @@ impl ContainerFlags {
             }
         }
         if create.image.is_empty() {
-            anyhow::bail!(hostctl_api::ApiError::new(
-                hostctl_api::ErrorKind::InvalidArgument,
-                "an IMAGE is required (on the command line, or `image` in the -f file)"
-            ));
+            return Err(invalid("an IMAGE is required (on the command line, or `image` in the -f file)".into()));
         }
-        let invalid = |m: String| anyhow::Error::new(hostctl_api::ApiError::new(hostctl_api::ErrorKind::InvalidArgument, m));
         create.env.extend(self.env.iter().cloned());
         for label in &self.labels {
             let (k, v) = label.split_once('=').unwrap_or((label, ""));
@@ -153,3 +151,4 @@ pub async fn run(client: &Client, args: CreateArgs) -> anyhow::Result<ExitCode> 
     println!("{}", created.id);
     Ok(ExitCode::SUCCESS)
 }
+

@@ -28,7 +28,10 @@ pub struct RunArgs {
 const FAILED_TO_RUN: u8 = 125;
 
 pub async fn run(client: &Client, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let request = args.container.request()?;
+    let request = match args.container.request() {
+        Ok(request) => request,
+        Err(e) => return Ok(fail(&e, FAILED_TO_RUN)),
+    };
     let detach = args.detach || request.detach.unwrap_or(false);
     let created = match client.create_container(request.name.as_deref(), &request.create).await {
         Ok(c) => c,
