@@ -19,7 +19,7 @@ pub struct ContainerFlags {
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
-    /// Set environment variables (K=V)
+    /// Set environment variables (K=V, or K for K's value here)
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
     /// Working directory inside the container
@@ -96,7 +96,7 @@ impl ContainerFlags {
         if create.image.is_empty() {
             return Err(invalid("an IMAGE is required (on the command line, or `image` in the -f file)".into()));
         }
-        create.env.extend(self.env.iter().cloned());
+        create.env.extend(env_from_flags(&self.env, |name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())));
         for label in &self.labels {
             let (k, v) = label.split_once('=').unwrap_or((label, ""));
             create.labels.insert(k.to_owned(), v.to_owned());
@@ -129,6 +129,10 @@ impl ContainerFlags {
             let (port, binding) = hostctl_api::types::parse_port(p).map_err(invalid)?;
             create.host_config.port_bindings.entry(port).or_default().push(binding);
         }
+        // A -v for a path the file mounts something at replaces the file's mount.
+        let target = |bind: &str| bind.split(':').nth(1).map(str::to_owned);
+        let flagged: Vec<String> = self.volumes.iter().filter_map(|v| target(v)).collect();
+        create.host_config.binds.retain(|bind| !target(bind).is_some_and(|t| flagged.contains(&t)));
         create.host_config.binds.extend(self.volumes.iter().cloned());
         if let Some(r) = &self.restart {
             create.host_config.restart_policy = Some(hostctl_api::types::RestartPolicy::parse(r));
@@ -136,6 +140,15 @@ impl ContainerFlags {
         create.host_config.auto_remove = self.rm || spec.rm.unwrap_or(false);
         Ok(Request { name: self.name.clone().or(spec.name), create, detach: spec.detach })
     }
+}
+
+/// `-e` values as Docker takes them: `K=V` as given; a bare `K` with `K`'s value in the
+/// client's environment (`lookup`), or left out when `K` is not set there.
+pub fn env_from_flags(flags: &[String], lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    flags
+        .iter()
+        .filter_map(|flag| if flag.contains('=') { Some(flag.clone()) } else { lookup(flag).map(|value| format!("{flag}={value}")) })
+        .collect()
 }
 
 #[derive(Debug, Args)]
@@ -152,3 +165,32 @@ pub async fn run(client: &Client, args: CreateArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    #[command(disable_help_flag = true)]
+    struct Cli {
+        #[command(flatten)]
+        flags: ContainerFlags,
+    }
+
+    #[test]
+    fn a_volume_flag_replaces_the_files_mount_at_the_same_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join("spec.toml");
+        std::fs::write(&spec, "image = \"busybox\"\nvolumes = [\"data:/data\", \"/srv:/srv:ro\"]\n").unwrap();
+        let cli = Cli::try_parse_from(["run", "-f", spec.to_str().unwrap(), "-v", "other:/data", "-v", "logs:/logs"]).unwrap();
+        assert_eq!(cli.flags.request().unwrap().create.host_config.binds, ["/srv:/srv:ro", "other:/data", "logs:/logs"]);
+    }
+
+    #[test]
+    fn a_bare_env_name_takes_the_clients_value_or_is_left_out() {
+        let lookup = |name: &str| (name == "HOSTV").then(|| "from the client".to_owned());
+        let flags = ["A=1", "HOSTV", "UNSET", "EMPTY=", "B=x=y"].map(String::from);
+        assert_eq!(env_from_flags(&flags, lookup), ["A=1", "HOSTV=from the client", "EMPTY=", "B=x=y"]);
+    }
+}
