@@ -110,24 +110,56 @@ fn two_daemons_side_by_side_keep_their_own_images() {
     assert!(!b.ok(&["images"]).contains("only-a"));
 }
 
-#[test]
-fn a_missing_storage_driver_stops_start_up_with_its_name() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts `hostctl daemon` in the foreground with `args`, its data root and socket
+/// (`h.sock`, so its pidfile is `h.pid`) under `dir`, and requires it to fail: its stderr.
+fn failing_start(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(hostctl_bin())
-        .args(["daemon", "--config", "/dev/null", "--storage-driver", "nonesuch"])
+        .arg("daemon")
+        .args(args)
         .arg("--data-root")
-        .arg(dir.path().join("root"))
+        .arg(dir.join("root"))
         .arg("--socket")
-        .arg(dir.path().join("h.sock"))
-        .arg("--plugin-dir")
-        .arg(dir.path().join("plugins"))
+        .arg(dir.join("h.sock"))
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the daemon started with {args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_missing_storage_driver_stops_start_up_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    let err = failing_start(dir.path(), &["--config", "/dev/null", "--storage-driver", "nonesuch", "--plugin-dir", plugins.to_str().unwrap()]);
     assert!(err.contains("storage driver plugin \"nonesuch\" is not available"), "{err}");
     assert!(!dir.path().join("h.sock").exists());
+    assert!(!dir.path().join("h.pid").exists(), "the pidfile it locked is removed");
+}
+
+#[test]
+fn a_start_up_failing_after_the_pidfile_lock_removes_the_pidfile() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hostctl.toml");
+    // Valid TOML, refused when the daemon opens its plugin loader.
+    std::fs::write(&config, "[plugins]\nmemory-limit = \"lots\"\n").unwrap();
+    let pidfile = dir.path().join("run/hostctl.pid");
+    let err = failing_start(dir.path(), &["--config", config.to_str().unwrap(), "--pidfile", pidfile.to_str().unwrap()]);
+    assert!(err.contains("memory-limit"), "{err}");
+    assert!(dir.path().join("run").is_dir(), "the pidfile was made before the failure");
+    assert!(!pidfile.exists(), "and removed after it");
+}
+
+#[test]
+fn a_daemon_refused_the_pidfile_leaves_it_to_the_daemon_holding_it() {
+    let running = TestDaemon::start();
+    let pidfile = running.socket().with_extension("pid");
+    let held = std::fs::read_to_string(&pidfile).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let err = failing_start(dir.path(), &["--config", "/dev/null", "--pidfile", pidfile.to_str().unwrap()]);
+    assert!(err.contains(&format!("another hostctl daemon (pid {}) holds the pidfile", held.trim())), "{err}");
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), held, "the holder's pidfile is untouched");
+    running.ok(&["images"]);
 }
 
 #[test]

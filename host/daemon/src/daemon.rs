@@ -4,9 +4,8 @@
 //! (one daemon per data root), load every plugin, pick the storage driver, open the image
 //! service (which cleans up what a crash left half-done), bind the socket (refusing one
 //! another daemon serves), serve until SIGTERM or SIGINT, then remove socket and pidfile.
+//! A start-up that fails after locking the pidfile removes it too ([`Pidfile`]).
 
-use std::fs::File;
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ports::PortProxy;
 use crate::config::Config;
+use crate::pidfile::Pidfile;
 use crate::containers::{ContainerService, ContainersConfig};
 use crate::events::EventBus;
 use crate::images::ImageService;
@@ -122,8 +122,8 @@ impl Daemon {
 
 /// Run the daemon described by `config` until a signal stops it.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let pidfile = config.pidfile();
-    let _pid_lock = lock_pidfile(&pidfile)?;
+    // Held to the end, and removed then, however serving or start-up ends.
+    let _pidfile = Pidfile::lock(&config.pidfile())?;
     let socket = config.socket.clone();
     let daemon = Arc::new(tokio::task::block_in_place(|| Daemon::open(config))?);
     let shutdown = daemon.shutdown.clone();
@@ -139,7 +139,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let stopping = daemon.shutdown.clone().cancelled_owned();
     let served = axum::serve(listener, crate::api::router(daemon)).with_graceful_shutdown(stopping).await;
     let _ = std::fs::remove_file(&socket);
-    let _ = std::fs::remove_file(&pidfile);
     tracing::info!("stopped");
     served.context("serving the API")
 }
@@ -152,27 +151,6 @@ async fn shutdown_signal() {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
     }
-}
-
-/// Take the pidfile's lock and write our pid; the lock lives as long as the file handle.
-fn lock_pidfile(path: &Path) -> anyhow::Result<File> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .with_context(|| format!("opening the pidfile {}", path.display()))?;
-    if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
-        let pid = std::fs::read_to_string(path).unwrap_or_default();
-        bail!("another hostctl daemon (pid {}) holds the pidfile {}", pid.trim(), path.display());
-    }
-    file.set_len(0)?;
-    writeln!(file, "{}", std::process::id())?;
-    Ok(file)
 }
 
 /// Bind the API socket: mode 0660, group `hostctl` when that group exists. A stale socket

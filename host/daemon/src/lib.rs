@@ -4,8 +4,9 @@
 //!
 //! - [`config`] and [`args`]: the TOML config (every key optional) and the flags that
 //!   override it.
-//! - [`daemon`]: start-up (pidfile, state store, plugins, storage driver, socket),
-//!   serving, and shutdown; [`detach`] for `--detach`.
+//! - [`daemon`]: start-up (state store, plugins, storage driver, socket), serving, and
+//!   shutdown; [`pidfile`], one daemon per pidfile, removed however the daemon ends;
+//!   [`detach`] for `--detach`.
 //! - [`state`]: the redb state store, where intent is recorded before kernel or disk
 //!   objects are created.
 //! - [`containers`]: the container service: lifecycle, supervision through shims,
@@ -30,6 +31,7 @@ pub mod detach;
 pub mod events;
 pub mod images;
 pub mod networks;
+pub mod pidfile;
 pub mod ports;
 pub mod progress;
 pub mod state;
