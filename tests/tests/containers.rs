@@ -374,6 +374,58 @@ fn ps_and_inspect_report_the_containers_life() {
     daemon.stop();
 }
 
+/// Inspect shows what a container was created with in every state, as Docker does:
+/// `Mounts` (a volume and a bind, with Docker's fields), `HostConfig.Binds` (the `-v`s
+/// as written) and `GraphDriver.Data`, the same after create, while running, after
+/// stop and after a daemon restart.
+#[test]
+fn inspect_keeps_mounts_binds_and_graph_driver_in_every_state() {
+    let mut daemon = daemon();
+    let site = daemon.dir().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    let bind = format!("{}:/site:ro", site.display());
+    let script = "trap 'exit 0' TERM; while true; do sleep 0.1; done";
+    daemon.ok(&["create", "--name", "keeper", "--network", "none", "-v", "www:/www", "-v", &bind, "busybox", "sh", "-c", script]);
+    let volume: serde_json::Value = serde_json::from_str(&daemon.ok(&["volume", "inspect", "www"])).expect("created with the container");
+    let mountpoint = volume[0]["Mountpoint"].as_str().unwrap().to_owned();
+    assert!(mountpoint.starts_with('/'), "{volume}");
+    let mounts = serde_json::json!([
+        {"Type": "volume", "Name": "www", "Source": mountpoint, "Destination": "/www", "Driver": "volume-local", "Mode": "", "RW": true, "Propagation": ""},
+        {"Type": "bind", "Source": site, "Destination": "/site", "Mode": "ro", "RW": false, "Propagation": "rprivate"},
+    ]);
+    let binds = serde_json::json!(["www:/www", bind]);
+    let created = inspect(&daemon, "keeper");
+    assert_eq!(created["Mounts"], mounts, "after create");
+    assert_eq!(created["HostConfig"]["Binds"], binds);
+    let graph = created["GraphDriver"]["Data"].clone();
+    for dir in ["MergedDir", "UpperDir", "WorkDir", "LowerDir"] {
+        assert!(graph[dir].as_str().is_some_and(|d| d.starts_with('/')), "{dir} in {graph}");
+    }
+
+    daemon.ok(&["start", "keeper"]);
+    let running = inspect(&daemon, "keeper");
+    assert_eq!((&running["Mounts"], &running["HostConfig"]["Binds"], &running["GraphDriver"]["Data"]), (&mounts, &binds, &graph), "while running");
+    let merged = Path::new(graph["MergedDir"].as_str().unwrap());
+    assert!(mounts_under(daemon.dir()).iter().any(|m| m == merged), "MergedDir is the mounted rootfs: {graph}");
+
+    daemon.ok(&["stop", "keeper"]);
+    let stopped = inspect(&daemon, "keeper");
+    assert_eq!(stopped["State"]["Status"], "exited");
+    assert_eq!((&stopped["Mounts"], &stopped["HostConfig"]["Binds"], &stopped["GraphDriver"]["Data"]), (&mounts, &binds, &graph), "after stop");
+
+    daemon.restart();
+    let restarted = inspect(&daemon, "keeper");
+    assert_eq!((&restarted["Mounts"], &restarted["HostConfig"]["Binds"], &restarted["GraphDriver"]["Data"]), (&mounts, &binds, &graph), "after a daemon restart");
+
+    // Without -v: no mounts, and Binds null, as Docker's.
+    daemon.ok(&["create", "--name", "bare", "busybox", "true"]);
+    let bare = inspect(&daemon, "bare");
+    assert_eq!((&bare["Mounts"], &bare["HostConfig"]["Binds"]), (&serde_json::json!([]), &serde_json::Value::Null));
+    daemon.ok(&["rm", "keeper", "bare"]);
+    daemon.ok(&["volume", "rm", "www"]);
+    daemon.stop();
+}
+
 #[test]
 fn a_command_that_does_not_exist_exits_127_like_docker() {
     let mut daemon = daemon();

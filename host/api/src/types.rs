@@ -300,6 +300,33 @@ impl RestartPolicy {
     }
 }
 
+/// One of a container's volumes or bound host directories in its inspect document
+/// (Docker's `MountPoint`), in every state of the container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MountPoint {
+    /// "volume" or "bind".
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// The volume's name; absent for a bind.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The directory on the host: the bound one, or the volume's data directory.
+    pub source: String,
+    pub destination: String,
+    /// The volume's driver; absent for a bind.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub driver: String,
+    /// The `-v`'s mode as written: "", "ro" or "rw".
+    #[serde(default)]
+    pub mode: String,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    /// "rprivate" for a bind (how hostctl binds), "" for a volume (as Docker shows it).
+    #[serde(default)]
+    pub propagation: String,
+}
+
 /// `POST /containers/create`'s answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

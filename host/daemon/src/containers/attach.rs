@@ -2,10 +2,15 @@
 //! directories bound into it (`-v`), and its network (a network namespace of its own,
 //! connected by the network's driver, with its published ports).
 //!
+//! What `-v` asks for is resolved once, at create ([`ContainerService::mount_points`]: a
+//! named volume is made then if missing, as `docker create -v` does, so its data
+//! directory is known) and kept in the record's `mount_points` in every state, for
+//! inspect; what is bound while the container runs is kept apart, in `mounts`.
 //! [`ContainerService::attach`] sets them up at start, recording each in the container's
 //! record before relying on it; [`ContainerService::release`] undoes them when the
 //! container exits, fails to start, or is found at daemon start with leftovers.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -13,17 +18,42 @@ use serde::{Deserialize, Serialize};
 use super::records::ContainerRecord;
 use super::{ContainerError, ContainerService};
 use crate::networks::PublishedPort;
+use crate::volumes::VolumeError;
 
-/// A volume or host directory bound into a running container.
+/// A volume or host directory bound into a container (Docker's `MountPoint`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountPoint {
     /// "volume" or "bind".
     pub kind: String,
     /// The volume's name (volumes only).
     pub name: Option<String>,
+    /// The host directory: the bound one, or the volume's data directory.
     pub source: PathBuf,
     pub destination: String,
     pub read_only: bool,
+    /// The volume's driver (volumes only).
+    #[serde(default)]
+    pub driver: String,
+    /// The `-v`'s mode as written: "", "ro" or "rw".
+    #[serde(default)]
+    pub mode: String,
+}
+
+impl MountPoint {
+    /// As inspect shows it.
+    pub fn to_api(&self) -> hostctl_api::types::MountPoint {
+        hostctl_api::types::MountPoint {
+            kind: self.kind.clone(),
+            name: self.name.clone().unwrap_or_default(),
+            source: self.source.display().to_string(),
+            destination: self.destination.clone(),
+            driver: self.driver.clone(),
+            mode: self.mode.clone(),
+            rw: !self.read_only,
+            // How `spec` binds them; Docker shows none for a volume.
+            propagation: if self.kind == "bind" { "rprivate".into() } else { String::new() },
+        }
+    }
 }
 
 /// One `-v` as written: `name:/path[:ro]` or `/host/dir:/path[:ro]`.
@@ -32,6 +62,8 @@ pub struct Bind {
     pub source: String,
     pub destination: String,
     pub read_only: bool,
+    /// "", "ro" or "rw", as written.
+    pub mode: String,
 }
 
 impl Bind {
@@ -54,7 +86,7 @@ impl Bind {
         if source.is_empty() || (!source.starts_with('/') && source.contains('/')) {
             return Err(format!("invalid volume {text:?}: the source is a volume name or an absolute host path"));
         }
-        Ok(Bind { source: source.to_owned(), destination: destination.to_owned(), read_only })
+        Ok(Bind { source: source.to_owned(), destination: destination.to_owned(), read_only, mode: mode.to_owned() })
     }
 
     /// A host directory (not a named volume).
@@ -77,6 +109,37 @@ impl ContainerService {
         self.inner.config.netns_root.join(id)
     }
 
+    /// What `binds` (`-v`s) ask for, as inspect shows it from create on. A named volume
+    /// that does not exist is created with the default driver, as `docker create -v`
+    /// does, so its data directory and driver are known before the first start.
+    pub(super) async fn mount_points(&self, binds: &[String]) -> Result<Vec<MountPoint>, ContainerError> {
+        let mut points = Vec::with_capacity(binds.len());
+        for text in binds {
+            let bind = Bind::parse(text).map_err(ContainerError::Invalid)?;
+            let (kind, name, source, driver) = if bind.is_host_dir() {
+                ("bind", None, PathBuf::from(&bind.source), String::new())
+            } else {
+                let volumes = &self.inner.volumes;
+                let volume = match volumes.inspect(&bind.source).await {
+                    Err(VolumeError::NotFound(_)) => volumes.create(Some(bind.source.clone()), None, BTreeMap::new(), BTreeMap::new()).await,
+                    found => found,
+                }
+                .map_err(|e| ContainerError::Invalid(e.to_string()))?;
+                ("volume", Some(bind.source), PathBuf::from(volume.mountpoint), volume.driver)
+            };
+            points.push(MountPoint {
+                kind: kind.into(),
+                name,
+                source,
+                destination: bind.destination,
+                read_only: bind.read_only,
+                driver,
+                mode: bind.mode,
+            });
+        }
+        Ok(points)
+    }
+
     /// Bind volumes and host directories, then create the network namespace and connect
     /// it. Everything done is recorded in `record` (and saved) as it is done; on failure
     /// the caller releases.
@@ -87,11 +150,34 @@ impl ContainerService {
                 // Docker creates a missing host directory for -v.
                 std::fs::create_dir_all(&bind.source)
                     .map_err(|source| ContainerError::Io { id: record.id.clone(), what: "creating a -v host directory", source })?;
-                MountPoint { kind: "bind".into(), name: None, source: PathBuf::from(&bind.source), destination: bind.destination, read_only: bind.read_only }
+                MountPoint {
+                    kind: "bind".into(),
+                    name: None,
+                    source: PathBuf::from(&bind.source),
+                    destination: bind.destination,
+                    read_only: bind.read_only,
+                    driver: String::new(),
+                    mode: bind.mode,
+                }
             } else {
                 let source = self.inner.volumes.mount(&bind.source, &record.id, true).await.map_err(|e| ContainerError::Invalid(e.to_string()))?;
-                MountPoint { kind: "volume".into(), name: Some(bind.source.clone()), source, destination: bind.destination, read_only: bind.read_only }
+                MountPoint {
+                    kind: "volume".into(),
+                    name: Some(bind.source.clone()),
+                    source,
+                    destination: bind.destination,
+                    read_only: bind.read_only,
+                    driver: String::new(),
+                    mode: bind.mode,
+                }
             };
+            // What inspect shows follows what is bound (a volume removed and made again
+            // since create has a new data directory); a record from before mount points
+            // were kept gets them here.
+            match record.mount_points.iter_mut().find(|p| p.destination == point.destination) {
+                Some(known) => known.source = point.source.clone(),
+                None => record.mount_points.push(point.clone()),
+            }
             record.mounts.push(point);
             self.save(record)?;
         }
@@ -194,12 +280,38 @@ mod tests {
 
     #[test]
     fn binds_parse_as_dockers_dash_v() {
-        assert_eq!(Bind::parse("data:/data").unwrap(), Bind { source: "data".into(), destination: "/data".into(), read_only: false });
+        assert_eq!(
+            Bind::parse("data:/data").unwrap(),
+            Bind { source: "data".into(), destination: "/data".into(), read_only: false, mode: String::new() }
+        );
         let b = Bind::parse("/srv/x:/x:ro").unwrap();
-        assert!(b.is_host_dir() && b.read_only);
+        assert!(b.is_host_dir() && b.read_only && b.mode == "ro");
+        assert_eq!(Bind::parse("data:/data:rw").unwrap().mode, "rw");
         assert!(Bind::parse("data:relative").is_err());
         assert!(Bind::parse("data:/x:rx").is_err());
         assert!(Bind::parse("a/b:/x").is_err());
         assert!(Bind::parse("/x").is_err());
+    }
+
+    #[test]
+    fn mount_points_show_as_dockers() {
+        let bind = MountPoint {
+            kind: "bind".into(),
+            name: None,
+            source: "/srv/x".into(),
+            destination: "/x".into(),
+            read_only: true,
+            driver: String::new(),
+            mode: "ro".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(bind.to_api()).unwrap(),
+            serde_json::json!({"Type": "bind", "Source": "/srv/x", "Destination": "/x", "Mode": "ro", "RW": false, "Propagation": "rprivate"})
+        );
+        let volume = MountPoint { kind: "volume".into(), name: Some("www".into()), driver: "volume-local".into(), read_only: false, mode: String::new(), ..bind };
+        assert_eq!(
+            serde_json::to_value(volume.to_api()).unwrap(),
+            serde_json::json!({"Type": "volume", "Name": "www", "Source": "/srv/x", "Destination": "/x", "Driver": "volume-local", "Mode": "", "RW": true, "Propagation": ""})
+        );
     }
 }

@@ -25,6 +25,7 @@
 
 pub mod attach;
 mod error;
+mod inspect;
 pub mod logs;
 mod names;
 pub mod records;
@@ -310,11 +311,15 @@ impl ContainerService {
             netns: None,
             endpoints: Vec::new(),
             mounts: Vec::new(),
+            mount_points: Vec::new(),
+            graph_driver: BTreeMap::new(),
         };
         self.validate_restart(&record).await?;
         if !record.working_dir.is_empty() && !record.working_dir.starts_with('/') {
             return Err(ContainerError::Invalid(format!("working directory {:?} is not an absolute path", record.working_dir)));
         }
+        let mut record = record;
+        record.mount_points = self.mount_points(&record.host_config.binds).await?;
         let lock = self.lock(&id);
         let _held = lock.lock().await;
         // The record is written first, so a name is taken before anything is made.
@@ -332,21 +337,37 @@ impl ContainerService {
         let storage = self.inner.storage.clone();
         let top = image.layers.last().map(|c| c.hex());
         let layer_id = id.clone();
-        let made = tokio::task::spawn_blocking(move || storage.create_layer(&layer_id, top.as_deref())).await.expect("no panic");
+        let made = tokio::task::spawn_blocking(move || {
+            storage.create_layer(&layer_id, top.as_deref())?;
+            Ok::<_, hostctl_plugin_runtime::PluginError>(inspect::graph_driver_data(&storage, &layer_id))
+        })
+        .await
+        .expect("no panic");
         // The bundle, with its (empty) log: a foreground `run` opens the log before the
         // container starts, and reads it to the end through that handle even when the
         // container is gone, with its bundle, before the first read (`run --rm true`).
         let bundle = self.bundle(&id);
-        if let Err(err) = made.map_err(ContainerError::from).and_then(|()| {
+        let made = made.map_err(ContainerError::from).and_then(|graph_driver| {
             std::fs::create_dir_all(bundle.dir())
                 .and_then(|()| {
                     use std::os::unix::fs::OpenOptionsExt;
                     std::fs::OpenOptions::new().create(true).append(true).mode(0o640).open(bundle.log()).map(drop)
                 })
                 .map_err(|source| ContainerError::Io { id: id.clone(), what: "creating its bundle", source })
-        }) {
-            self.forget(&record).await;
-            return Err(err);
+                .map(|()| graph_driver)
+        });
+        match made {
+            Ok(graph_driver) => {
+                record.graph_driver = graph_driver;
+                // Only inspect's GraphDriver rides on this write: the container exists.
+                if let Err(err) = self.save(&record) {
+                    tracing::warn!(container = %id, "recording its layer's paths: {err}");
+                }
+            }
+            Err(err) => {
+                self.forget(&record).await;
+                return Err(err);
+            }
         }
         self.watch(&record);
         self.publish(&record, "create", []);
@@ -764,85 +785,6 @@ impl ContainerService {
             }) as Change
         };
         Ok((self.bundle(&record.id).log(), running, changed))
-    }
-
-    /// `GET /containers/{id}/json`: Docker's inspect document, the parts hostctl has.
-    pub fn inspect(&self, name: &str) -> Result<serde_json::Value, ContainerError> {
-        let r = self.resolve(name)?;
-        let bundle = self.bundle(&r.id);
-        let s = &r.state;
-        let zero = "0001-01-01T00:00:00Z".to_owned();
-        Ok(serde_json::json!({
-            "Id": r.id,
-            "Created": r.created,
-            "Path": r.command.first(),
-            "Args": r.command.get(1..).unwrap_or_default(),
-            "State": {
-                "Status": s.status.as_str(),
-                "Running": s.status == Status::Running,
-                "Paused": false,
-                "Restarting": s.restarting,
-                "OOMKilled": s.oom_killed,
-                "Dead": s.status == Status::Dead,
-                "Pid": s.pid,
-                "ExitCode": s.exit_code,
-                "Error": s.error,
-                "StartedAt": s.started_at.clone().unwrap_or_else(|| zero.clone()),
-                "FinishedAt": s.finished_at.clone().unwrap_or(zero),
-            },
-            "RestartCount": r.restart_count,
-            "Image": r.image_id.to_string(),
-            "Name": format!("/{}", r.name),
-            "LogPath": bundle.log(),
-            "HostnamePath": bundle.hostname_file(),
-            "HostsPath": bundle.hosts_file(),
-            "Driver": self.inner.storage.name(),
-            "GraphDriver": {
-                "Name": self.inner.storage.name(),
-                "Data": r.rootfs.as_ref().map(|m| serde_json::json!({"MergedDir": m.rootfs})),
-            },
-            "Mounts": r.mounts.iter().map(|m| serde_json::json!({
-                "Type": m.kind,
-                "Name": m.name,
-                "Source": m.source,
-                "Destination": m.destination,
-                "RW": !m.read_only,
-            })).collect::<Vec<_>>(),
-            "NetworkSettings": {
-                "SandboxKey": r.netns,
-                "IPAddress": r.endpoints.first().and_then(|e| e.address.split('/').next()).unwrap_or(""),
-                "Networks": r.endpoints.iter().map(|e| (e.network.clone(), serde_json::json!({
-                    "NetworkID": e.network_id,
-                    "EndpointID": e.endpoint_id,
-                    "IPAddress": e.address.split('/').next(),
-                    "IPPrefixLen": e.address.split('/').nth(1).and_then(|p| p.parse::<u8>().ok()),
-                    "Gateway": e.gateway,
-                    "MacAddress": e.mac,
-                }))).collect::<serde_json::Map<_, _>>(),
-                "Ports": r.host_config.port_bindings,
-            },
-            "Config": {
-                "Hostname": r.hostname,
-                "User": r.user,
-                "Env": r.env,
-                "Cmd": r.command,
-                "Image": r.image,
-                "WorkingDir": r.working_dir,
-                "Labels": r.labels,
-                "StopSignal": r.stop_signal,
-            },
-            "HostConfig": {
-                "Memory": r.host_config.memory,
-                "NanoCpus": r.host_config.nano_cpus,
-                "PidsLimit": r.host_config.pids_limit,
-                "AutoRemove": r.host_config.auto_remove,
-                "NetworkMode": if r.host_config.network_mode.is_empty() { "none" } else { r.host_config.network_mode.as_str() },
-                "CgroupParent": self.inner.config.cgroup_parent,
-                "RestartPolicy": r.host_config.restart_policy.clone().unwrap_or(hostctl_api::types::RestartPolicy { name: "no".into(), maximum_retry_count: 0 }),
-            },
-            "CgroupPath": r.cgroup_path,
-            "ShimPid": s.shim_pid,
-        }))
     }
 
     /// Start-up: re-adopt running containers, learn exits that happened while the daemon

@@ -112,4 +112,12 @@ pub struct ContainerRecord {
     /// Volumes and host directories bound into it while it runs.
     #[serde(default)]
     pub mounts: Vec<super::attach::MountPoint>,
+    /// What its `-v`s ask for, resolved at create (Docker's `MountPoints`): kept in
+    /// every state, for inspect.
+    #[serde(default)]
+    pub mount_points: Vec<super::attach::MountPoint>,
+    /// Its writable layer as the storage driver describes it (Docker's
+    /// `GraphDriver.Data`: `MergedDir`, `UpperDir`, … as absolute paths), from create.
+    #[serde(default)]
+    pub graph_driver: BTreeMap<String, String>,
 }

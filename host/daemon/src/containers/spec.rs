@@ -213,6 +213,8 @@ mod tests {
             netns: None,
             endpoints: Vec::new(),
             mounts: Vec::new(),
+            mount_points: Vec::new(),
+            graph_driver: Default::default(),
         }
     }
 
