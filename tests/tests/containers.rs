@@ -426,6 +426,29 @@ fn inspect_keeps_mounts_binds_and_graph_driver_in_every_state() {
     daemon.stop();
 }
 
+/// An endpoint's MacAddress is the container's interface's, as the container sees it.
+#[test]
+fn inspect_shows_the_mac_address_of_the_containers_interface() {
+    let mut daemon = daemon();
+    daemon.ok(&["run", "-d", "--name", "nic", "busybox", "sh", "-c", "cat /sys/class/net/eth0/address; sleep 100"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let inside = loop {
+        let out = daemon.ok(&["logs", "nic"]);
+        if out.ends_with('\n') || Instant::now() > deadline {
+            break out.trim().to_owned();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(inside.len(), 17, "a MAC address: {inside:?}");
+    let doc = inspect(&daemon, "nic");
+    let networks = doc["NetworkSettings"]["Networks"].as_object().unwrap().clone();
+    assert_eq!(networks.len(), 1, "{networks:?}");
+    let endpoint = networks.values().next().unwrap();
+    assert_eq!(endpoint["MacAddress"], inside.as_str(), "{endpoint}");
+    daemon.ok(&["rm", "-f", "nic"]);
+    daemon.stop();
+}
+
 #[test]
 fn a_command_that_does_not_exist_exits_127_like_docker() {
     let mut daemon = daemon();

@@ -11,7 +11,7 @@
 //! container exits, fails to start, or is found at daemon start with leftovers.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -268,6 +268,37 @@ fn free_port(protocol: &str, host_ip: &str) -> Result<u16, ContainerError> {
     bound.map(|a| a.port()).map_err(|e| ContainerError::Invalid(format!("no free host port on {ip}/{protocol}: {e}")))
 }
 
+/// Fill in the MAC address of the container's endpoint when its driver chose none (the
+/// kernel did), from the container's own view of its links: the sysfs it mounted in its
+/// network namespace, read through its root (`/proc/<pid>/root/sys/class/net`) right
+/// after its start. Only an Ethernet link with an address counts; with more than one
+/// such link, which is the endpoint's is not known, and the MAC stays unknown.
+pub(super) fn learn_mac(record: &mut ContainerRecord, pid: i32) {
+    let [endpoint] = record.endpoints.as_mut_slice() else { return };
+    if endpoint.mac.is_some() {
+        return;
+    }
+    let macs = ethernet_macs(&Path::new("/proc").join(pid.to_string()).join("root/sys/class/net"));
+    if let [mac] = macs.as_slice() {
+        endpoint.mac = Some(mac.clone());
+    }
+}
+
+/// The addresses of the Ethernet links (`type` 1, ARPHRD_ETHER) under a sysfs
+/// `class/net` directory, but the all-zero ones of tunnel devices.
+fn ethernet_macs(class_net: &Path) -> Vec<String> {
+    let read = |link: &Path, file: &str| std::fs::read_to_string(link.join(file)).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let mut macs = Vec::new();
+    for entry in std::fs::read_dir(class_net).into_iter().flatten().flatten() {
+        let link = entry.path();
+        let mac = read(&link, "address");
+        if read(&link, "type") == "1" && mac.len() == 17 && mac != "00:00:00:00:00:00" {
+            macs.push(mac);
+        }
+    }
+    macs
+}
+
 /// The container's address on its (first) network, without the prefix length.
 pub(super) fn address(record: &ContainerRecord) -> Option<&str> {
     record.endpoints.first()?.address.split('/').next()
@@ -313,5 +344,22 @@ mod tests {
             serde_json::to_value(volume.to_api()).unwrap(),
             serde_json::json!({"Type": "volume", "Name": "www", "Source": "/srv/x", "Destination": "/x", "Driver": "volume-local", "Mode": "", "RW": true, "Propagation": ""})
         );
+    }
+
+    #[test]
+    fn the_mac_is_an_ethernet_links_and_not_a_tunnels() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = |name: &str, kind: &str, address: &str| {
+            let at = dir.path().join(name);
+            std::fs::create_dir(&at).unwrap();
+            std::fs::write(at.join("type"), format!("{kind}\n")).unwrap();
+            std::fs::write(at.join("address"), format!("{address}\n")).unwrap();
+        };
+        link("lo", "772", "00:00:00:00:00:00");
+        link("tunl0", "768", "00:00:00:00");
+        link("gretap0", "1", "00:00:00:00:00:00");
+        link("eth0", "1", "8a:3b:51:0c:22:7f");
+        assert_eq!(ethernet_macs(dir.path()), ["8a:3b:51:0c:22:7f"]);
+        assert!(ethernet_macs(&dir.path().join("missing")).is_empty());
     }
 }

@@ -59,7 +59,7 @@ impl ContainerService {
                     "IPAddress": e.address.split('/').next(),
                     "IPPrefixLen": e.address.split('/').nth(1).and_then(|p| p.parse::<u8>().ok()),
                     "Gateway": e.gateway,
-                    "MacAddress": e.mac,
+                    "MacAddress": e.mac.clone().unwrap_or_default(),
                 }))).collect::<serde_json::Map<_, _>>(),
                 "Ports": r.host_config.port_bindings,
             },

@@ -466,6 +466,7 @@ impl ContainerService {
             started_at: Some(started.started_at),
             finished_at: None,
         };
+        attach::learn_mac(&mut record, started.pid);
         self.save(&record)?;
         tracing::debug!(
             container = %id,
