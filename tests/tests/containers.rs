@@ -449,6 +449,24 @@ fn inspect_shows_the_mac_address_of_the_containers_interface() {
     daemon.stop();
 }
 
+/// As `docker inspect`: a name that matches nothing prints `[]` and an error, exit 1;
+/// the containers that exist are shown all the same.
+#[test]
+fn inspect_of_a_missing_container_prints_an_empty_array_and_fails() {
+    let mut daemon = daemon();
+    let out = daemon.hostctl(&["inspect", "nope"]);
+    assert_eq!((stdout(&out).as_str(), stderr(&out).as_str(), out.status.code()), ("[]\n", "Error: No such object: nope\n", Some(1)));
+    daemon.ok(&["create", "--name", "here", "busybox", "true"]);
+    let out = daemon.hostctl(&["inspect", "here", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let docs: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(docs.as_array().map(|d| d.len()), Some(1));
+    assert_eq!(docs[0]["Name"], "/here");
+    assert_eq!(stderr(&out), "Error: No such object: nope\n");
+    daemon.ok(&["rm", "here"]);
+    daemon.stop();
+}
+
 #[test]
 fn a_command_that_does_not_exist_exits_127_like_docker() {
     let mut daemon = daemon();

@@ -1,5 +1,6 @@
 //! `hostctl inspect`: Docker's inspect document of containers, as a JSON array, or
-//! through a template (`-f '{{.State.Status}}'`).
+//! through a template (`-f '{{.State.Status}}'`); a name that matches none is an error
+//! line for it, as Docker's ([`super::inspect_each`]).
 
 use std::process::ExitCode;
 
@@ -17,10 +18,6 @@ pub struct InspectArgs {
 }
 
 pub async fn run(client: &Client, args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let mut docs = Vec::new();
-    for c in &args.containers {
-        docs.push(client.inspect_container(c).await?);
-    }
-    crate::output::print_inspected(&docs, args.format.as_deref())?;
-    Ok(ExitCode::SUCCESS)
+    // `docker inspect` looks for any kind of object, hence its word for a missing one.
+    super::inspect_each(&args.containers, "object", args.format.as_deref(), |c| async move { client.inspect_container(&c).await }).await
 }

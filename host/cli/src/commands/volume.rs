@@ -161,26 +161,8 @@ async fn ls(client: &Client, args: LsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Docker's way: the volumes found, as one JSON array; an error line for each missing
-/// one, and exit 1 if any was.
 async fn inspect(client: &Client, args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let mut found = Vec::new();
-    let mut failed = None;
-    for name in &args.volumes {
-        match client.inspect_volume(name).await {
-            Ok(volume) => found.push(volume),
-            Err(err) if err.kind == ErrorKind::NotFound => {
-                eprintln!("Error: No such volume: {name}");
-                failed = Some(err);
-            }
-            Err(err) => return Err(err.into()),
-        }
-    }
-    crate::output::print_inspected(&found, args.format.as_deref())?;
-    Ok(match failed {
-        None => ExitCode::SUCCESS,
-        Some(err) => ExitCode::from(err.kind.exit_code() as u8),
-    })
+    super::inspect_each(&args.volumes, "volume", args.format.as_deref(), |name| async move { client.inspect_volume(&name).await }).await
 }
 
 #[cfg(test)]
