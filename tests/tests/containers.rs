@@ -328,6 +328,8 @@ fn stop_sends_sigterm_then_sigkill_after_the_timeout() {
     daemon.ok(&["stop", "-t", "1", "stubborn"]);
     let took = started.elapsed();
     assert!(took >= Duration::from_secs(1), "stop waited the timeout: {took:?}");
+    // And no longer: SIGKILL follows the 1 s given, not the default 10 s.
+    assert!(took < Duration::from_secs(5), "stop -t 1 took {took:?}");
     assert_eq!(inspect(&daemon, "stubborn")["State"]["ExitCode"], 137);
     // A handler for SIGTERM: the container exits on its own, with its code.
     daemon.ok(&["run", "-d", "--name", "polite", "busybox", "sh", "-c", "trap 'exit 143' TERM; while true; do sleep 0.1; done"]);
