@@ -523,6 +523,7 @@ fn containers_survive_a_daemon_killed_with_sigkill() {
     let mut daemon = daemon();
     daemon.ok(&["run", "-d", "--name", "survivor", "busybox", "sh", "-c", "echo before; sleep 100"]);
     daemon.ok(&["run", "-d", "--name", "quick", "busybox", "sh", "-c", "sleep 1; exit 7"]);
+    daemon.ok(&["run", "-d", "--name", "trapper", "busybox", "sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.1; done"]);
     let pid = inspect(&daemon, "survivor")["State"]["Pid"].as_i64().unwrap();
     daemon.kill();
     std::thread::sleep(Duration::from_millis(1500));
@@ -543,7 +544,19 @@ fn containers_survive_a_daemon_killed_with_sigkill() {
     let die = watch.event();
     assert_eq!(die["Actor"]["Attributes"]["exitCode"], "137", "{die}");
     drop(watch);
-    daemon.ok(&["rm", "survivor", "quick"]);
+    // `stop` of a re-adopted container sends its stop signal through the shim, and the
+    // exit it traps is the one recorded and published.
+    let watch = Watch::on(&daemon, &["--format", "json", "--filter", "event=die", "--filter", "container=trapper"]);
+    let started = Instant::now();
+    daemon.ok(&["stop", "trapper"]);
+    assert!(started.elapsed() < Duration::from_secs(5), "the trap ended it, not SIGKILL after 10 s: {:?}", started.elapsed());
+    assert_eq!(daemon.ok(&["wait", "trapper"]).trim(), "42");
+    let trapper = inspect(&daemon, "trapper");
+    assert_eq!((&trapper["State"]["Status"], &trapper["State"]["ExitCode"]), (&serde_json::json!("exited"), &serde_json::json!(42)));
+    let die = watch.event();
+    assert_eq!(die["Actor"]["Attributes"]["exitCode"], "42", "{die}");
+    drop(watch);
+    daemon.ok(&["rm", "survivor", "quick", "trapper"]);
     daemon.stop();
 }
 
