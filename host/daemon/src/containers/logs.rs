@@ -41,10 +41,7 @@ pub async fn send<F: Future<Output = ()>>(
     tx: mpsc::Sender<LogEntry>,
 ) {
     let wanted = |e: &LogEntry| (e.stream == "stdout" && options.stdout) || (e.stream == "stderr" && options.stderr);
-    let mut file = match tokio::fs::File::open(&path).await {
-        Ok(f) => Some(f),
-        Err(_) => None,
-    };
+    let mut file = tokio::fs::File::open(&path).await.ok();
     let mut offset = 0u64;
     let mut partial = Vec::new();
     // What is there now, cut to the tail.

@@ -88,7 +88,7 @@ impl ContainerService {
             occasion,
             exit_code: record.state.exit_code,
             restart_count: record.restart_count,
-            ran_for_ms: ran_for(&record).as_millis() as u64,
+            ran_for_ms: ran_for(record).as_millis() as u64,
             previous_delay_ms: record.restart_delay_ms,
             stopped_by_user_before: record.stopped_by_user,
         };
