@@ -509,7 +509,7 @@ fn run_dash_f_reads_a_toml_spec_and_flags_override_it() {
     assert_eq!(stdout(&out), "file flag\n", "{}", stderr(&out));
     std::fs::write(&spec, "image = \"busybox\"\n[resources]\nmemory = \"32m\"\ncpu = 1\n").unwrap();
     let out = daemon.hostctl(&["run", "-f", spec.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(125), "run fails before the container exists, as Docker's");
     let err = stderr(&out);
     assert!(err.contains(&format!("{}:4:1", spec.display())) && err.contains("cpu"), "{err}");
     std::fs::write(&spec, "image = \"busybox\"\nrm = \"yes\"\n").unwrap();
