@@ -322,6 +322,6 @@ fn record_for(config: &ImageConfig, layers: Vec<Digest>, size: u64, repo_tags: V
         layers,
         size,
         created: created.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
-        labels: config.container_config().labels.unwrap_or_else(BTreeMap::new),
+        labels: config.container_config().labels.unwrap_or_default(),
     }
 }
