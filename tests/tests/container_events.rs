@@ -162,3 +162,19 @@ fn unix_now() -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
+
+#[test]
+fn whoever_reads_die_and_inspects_at_once_sees_the_container_exited() {
+    let mut daemon = with_busybox(Options::default());
+    let watch = Watch::on(&daemon, &["--format", "json", "--filter", "event=die"]);
+    for i in 0..5 {
+        let name = format!("dieinspect{i}");
+        daemon.ok(&["run", "-d", "--name", &name, "-v", &format!("dievol{i}:/data"), "busybox", "sh", "-c", "exit 7"]);
+        let die = watch.event();
+        assert_eq!(attr(&die, "name"), name);
+        let state = daemon.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Pid}}", &name]);
+        assert_eq!(state.trim(), "exited 7 0", "inspect right after {name}'s die");
+    }
+    drop(watch);
+    daemon.stop();
+}

@@ -522,17 +522,21 @@ impl ContainerService {
             if info.oom_killed {
                 self.publish(&record, "oom", []);
             }
-            // Docker's order: die, then the network disconnects and volume unmounts.
-            let duration = exec_duration(&info.started_at, &info.finished_at);
-            self.publish(&record, "die", [("exitCode", info.exit_code.to_string()), ("execDuration", duration.to_string())]);
-            self.release(&mut record).await;
-            self.unmount(&mut record).await;
+            // Docker's order: the container is exited (so whoever reads `die` and inspects
+            // at once sees it so), then `die`, then the network disconnects and volume
+            // unmounts. A crash in between leaves an exited record still holding its
+            // rootfs and netns, which recovery tears down at the next start.
             record.state.status = Status::Exited;
             record.state.exit_code = info.exit_code;
             record.state.oom_killed = info.oom_killed;
             record.state.pid = 0;
             record.state.shim_pid = 0;
             record.state.finished_at = Some(info.finished_at.clone());
+            self.save(&record)?;
+            let duration = exec_duration(&info.started_at, &info.finished_at);
+            self.publish(&record, "die", [("exitCode", info.exit_code.to_string()), ("execDuration", duration.to_string())]);
+            self.release(&mut record).await;
+            self.unmount(&mut record).await;
             self.save(&record)?;
             self.notify(id, |s| {
                 s.exits += 1;
@@ -555,13 +559,14 @@ impl ContainerService {
         let lock = self.lock(id);
         let _held = lock.lock().await;
         let Ok(mut record) = self.resolve(id) else { return };
-        self.publish(&record, "die", [("exitCode", "255".to_owned())]);
-        self.release(&mut record).await;
-        self.unmount(&mut record).await;
         record.state.status = Status::Dead;
         record.state.exit_code = 255;
         record.state.error = format!("its shim vanished: {why}");
         record.state.finished_at = Some(format_rfc3339(SystemTime::now()));
+        let _ = self.save(&record);
+        self.publish(&record, "die", [("exitCode", "255".to_owned())]);
+        self.release(&mut record).await;
+        self.unmount(&mut record).await;
         let _ = self.save(&record);
         self.notify(id, |s| {
             s.exits += 1;

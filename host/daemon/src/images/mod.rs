@@ -19,7 +19,7 @@ mod layers;
 pub mod records;
 mod rootfs;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
