@@ -222,6 +222,11 @@ fn a_network_in_use_and_the_predefined_ones_are_not_removed_and_subnets_do_not_o
     let (_, err) = daemon.fails(&["network", "create", "busy"]);
     assert!(err.contains("already exists"), "{err}");
     daemon.ok(&["run", "-d", "--name", "user", "--network", "busy", "busybox", "sleep", "100"]);
+    let on_it: Value = serde_json::from_str(&daemon.ok(&["network", "inspect", "-f", "{{json .Containers}}", "busy"])).unwrap();
+    let (_, user) = on_it.as_object().unwrap().iter().next().expect("the container is on the network");
+    assert_eq!(user["Name"], "user", "{on_it}");
+    assert!(user["IPv4Address"].as_str().unwrap().starts_with("10.212.") && user["IPv4Address"].as_str().unwrap().ends_with("/16"), "{on_it}");
+    assert_eq!(user["MacAddress"].as_str().unwrap().len(), 17, "{on_it}");
     let (_, err) = daemon.fails(&["network", "rm", "busy"]);
     assert!(err.contains("in use by container") && err.contains("user"), "{err}");
     for predefined in ["bridge", "host", "none"] {

@@ -126,7 +126,8 @@ pub async fn list(State(daemon): State<Arc<Daemon>>, Query(q): Query<ListQuery>)
 }
 
 pub async fn inspect(State(daemon): State<Arc<Daemon>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, Failure> {
-    Ok(Json(daemon.containers.inspect(&id)?))
+    let doc = tokio::task::spawn_blocking(move || daemon.containers.inspect(&id)).await.expect("no panic")?;
+    Ok(Json(doc))
 }
 
 #[derive(Debug, Default, Deserialize)]

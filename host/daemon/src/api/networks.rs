@@ -14,24 +14,21 @@ use crate::networks::{CreateNetwork, NetworkRecord};
 
 /// A network as Docker's `NetworkResource`, with the containers on it now.
 fn resource(daemon: &Daemon, record: NetworkRecord) -> NetworkResource {
-    let mut containers = BTreeMap::new();
-    if let Ok(list) = daemon.containers.list(true) {
-        for c in list {
-            if let Ok(doc) = daemon.containers.inspect(&c.id)
-                && let Some(ep) = doc["NetworkSettings"]["Networks"].get(&record.name)
-            {
-                containers.insert(
-                    c.id.clone(),
-                    NetworkContainer {
-                        name: c.names.first().map(|n| n.trim_start_matches('/').to_owned()).unwrap_or_default(),
-                        endpoint_id: ep["EndpointID"].as_str().unwrap_or_default().to_owned(),
-                        mac_address: ep["MacAddress"].as_str().unwrap_or_default().to_owned(),
-                        ipv4_address: format!("{}/{}", ep["IPAddress"].as_str().unwrap_or_default(), ep["IPPrefixLen"]),
-                    },
-                );
-            }
-        }
-    }
+    let containers: BTreeMap<String, NetworkContainer> = daemon
+        .containers
+        .on_network(&record.name)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, name, ep)| {
+            let container = NetworkContainer {
+                name,
+                endpoint_id: ep.endpoint_id,
+                mac_address: ep.mac.unwrap_or_default(),
+                ipv4_address: ep.address,
+            };
+            (id, container)
+        })
+        .collect();
     let config = match &record.subnet {
         Some(subnet) => vec![IpamConfig { subnet: Some(subnet.clone()), gateway: record.gateway.clone(), ip_range: record.ip_range.clone() }],
         None => Vec::new(),

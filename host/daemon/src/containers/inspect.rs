@@ -2,7 +2,8 @@
 //! from its record alone, so it reads the same whatever state the container is in and
 //! across daemon restarts: `Mounts` from the mount points resolved at create (not from
 //! what is bound now), `HostConfig.Binds` as the `-v`s were written, `GraphDriver.Data`
-//! as the storage driver described the writable layer at create.
+//! as the storage driver describes the writable layer (asked at inspect: it is the
+//! driver's to know, and a create need not pay for it).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use super::{ContainerError, ContainerService};
 
 impl ContainerService {
     /// `GET /containers/{id}/json`: Docker's inspect document, the parts hostctl has.
+    /// It calls the storage driver: run it off the async threads.
     pub fn inspect(&self, name: &str) -> Result<serde_json::Value, ContainerError> {
         let r = self.resolve(name)?;
         let bundle = self.bundle(&r.id);
@@ -47,7 +49,7 @@ impl ContainerService {
             "Driver": self.inner.storage.name(),
             "GraphDriver": {
                 "Name": self.inner.storage.name(),
-                "Data": graph_data(&r),
+                "Data": self.graph_data(&r),
             },
             "Mounts": r.mount_points.iter().map(MountPoint::to_api).collect::<Vec<_>>(),
             "NetworkSettings": {
@@ -88,21 +90,21 @@ impl ContainerService {
             "ShimPid": s.shim_pid,
         }))
     }
+
+    /// `GraphDriver.Data`: the driver's description of the container's writable layer;
+    /// null if it cannot give one.
+    fn graph_data(&self, r: &ContainerRecord) -> Option<serde_json::Value> {
+        let data = graph_driver_data(&self.inner.storage, &r.id);
+        (!data.is_empty()).then(|| serde_json::json!(data))
+
+    }
 }
 
-/// `GraphDriver.Data`: what create recorded; for a record from before that was kept, the
-/// rootfs while it is mounted; else null.
-fn graph_data(r: &ContainerRecord) -> Option<serde_json::Value> {
-    if !r.graph_driver.is_empty() {
-        return Some(serde_json::json!(r.graph_driver));
-    }
-    r.rootfs.as_ref().map(|m| serde_json::json!({"MergedDir": m.rootfs}))
-}
 
 /// Layer `id` as the storage driver describes it (Docker's `GraphDriver.Data`), its
 /// directories (the `…Dir` keys, `LowerDir` a `:`-list) made absolute beneath the
 /// driver's root. Empty, and logged, if the driver cannot say.
-pub(super) fn graph_driver_data(storage: &StoragePlugin, id: &str) -> BTreeMap<String, String> {
+fn graph_driver_data(storage: &StoragePlugin, id: &str) -> BTreeMap<String, String> {
     let pairs = match storage.metadata(id) {
         Ok(pairs) => pairs,
         Err(err) => {

@@ -203,6 +203,18 @@ impl ContainerService {
         Ok(self.inner.state.list::<ContainerRecord>(Table::Containers)?.into_iter().map(|(_, r)| r).collect())
     }
 
+    /// The containers on network `network` now: (id, name, its endpoint there).
+    pub fn on_network(&self, network: &str) -> Result<Vec<(String, String, crate::networks::Endpoint)>, ContainerError> {
+        Ok(self
+            .records()?
+            .into_iter()
+            .filter_map(|r| {
+                let endpoint = r.endpoints.into_iter().find(|e| e.network == network)?;
+                Some((r.id, r.name, endpoint))
+            })
+            .collect())
+    }
+
     /// The container `name` names: a full id, a unique id prefix, or a name (`/` optional).
     pub fn resolve(&self, name: &str) -> Result<ContainerRecord, ContainerError> {
         if let Some(record) = self.inner.state.get::<ContainerRecord>(Table::Containers, name)? {
@@ -312,7 +324,6 @@ impl ContainerService {
             endpoints: Vec::new(),
             mounts: Vec::new(),
             mount_points: Vec::new(),
-            graph_driver: BTreeMap::new(),
         };
         self.validate_restart(&record).await?;
         if !record.working_dir.is_empty() && !record.working_dir.starts_with('/') {
@@ -337,37 +348,22 @@ impl ContainerService {
         let storage = self.inner.storage.clone();
         let top = image.layers.last().map(|c| c.hex());
         let layer_id = id.clone();
-        let made = tokio::task::spawn_blocking(move || {
-            storage.create_layer(&layer_id, top.as_deref())?;
-            Ok::<_, hostctl_plugin_runtime::PluginError>(inspect::graph_driver_data(&storage, &layer_id))
-        })
-        .await
-        .expect("no panic");
+        let made = tokio::task::spawn_blocking(move || storage.create_layer(&layer_id, top.as_deref())).await.expect("no panic");
         // The bundle, with its (empty) log: a foreground `run` opens the log before the
         // container starts, and reads it to the end through that handle even when the
         // container is gone, with its bundle, before the first read (`run --rm true`).
         let bundle = self.bundle(&id);
-        let made = made.map_err(ContainerError::from).and_then(|graph_driver| {
+        let made = made.map_err(ContainerError::from).and_then(|()| {
             std::fs::create_dir_all(bundle.dir())
                 .and_then(|()| {
                     use std::os::unix::fs::OpenOptionsExt;
                     std::fs::OpenOptions::new().create(true).append(true).mode(0o640).open(bundle.log()).map(drop)
                 })
                 .map_err(|source| ContainerError::Io { id: id.clone(), what: "creating its bundle", source })
-                .map(|()| graph_driver)
         });
-        match made {
-            Ok(graph_driver) => {
-                record.graph_driver = graph_driver;
-                // Only inspect's GraphDriver rides on this write: the container exists.
-                if let Err(err) = self.save(&record) {
-                    tracing::warn!(container = %id, "recording its layer's paths: {err}");
-                }
-            }
-            Err(err) => {
-                self.forget(&record).await;
-                return Err(err);
-            }
+        if let Err(err) = made {
+            self.forget(&record).await;
+            return Err(err);
         }
         self.watch(&record);
         self.publish(&record, "create", []);

@@ -116,8 +116,4 @@ pub struct ContainerRecord {
     /// every state, for inspect.
     #[serde(default)]
     pub mount_points: Vec<super::attach::MountPoint>,
-    /// Its writable layer as the storage driver describes it (Docker's
-    /// `GraphDriver.Data`: `MergedDir`, `UpperDir`, … as absolute paths), from create.
-    #[serde(default)]
-    pub graph_driver: BTreeMap<String, String>,
 }

@@ -214,7 +214,6 @@ mod tests {
             endpoints: Vec::new(),
             mounts: Vec::new(),
             mount_points: Vec::new(),
-            graph_driver: Default::default(),
         }
     }
 
