@@ -227,6 +227,9 @@ fn a_network_in_use_and_the_predefined_ones_are_not_removed_and_subnets_do_not_o
     assert_eq!(user["Name"], "user", "{on_it}");
     assert!(user["IPv4Address"].as_str().unwrap().starts_with("10.212.") && user["IPv4Address"].as_str().unwrap().ends_with("/16"), "{on_it}");
     assert_eq!(user["MacAddress"].as_str().unwrap().len(), 17, "{on_it}");
+    let missing = daemon.hostctl(&["network", "inspect", "nope"]);
+    assert_eq!((missing.status.code(), stdout(&missing).trim()), (Some(1), "[]"), "as Docker's");
+    assert!(stderr(&missing).contains("No such network: nope"), "{}", stderr(&missing));
     let (_, err) = daemon.fails(&["network", "rm", "busy"]);
     assert!(err.contains("in use by container") && err.contains("user"), "{err}");
     for predefined in ["bridge", "host", "none"] {

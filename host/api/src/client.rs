@@ -202,6 +202,19 @@ impl Client {
     }
 }
 
+/// `name` as one URL path segment.
+pub(crate) fn segment(name: &str) -> String {
+    let mut out = String::new();
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 pub(crate) fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed()
 }

@@ -3,7 +3,7 @@
 
 use hyper::Method;
 
-use crate::client::{Client, empty};
+use crate::client::{Client, empty, segment};
 use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::lines::JsonLines;
 use crate::types::{ContainerCreate, ContainerCreated, ContainerSummary, ContainerWaitResponse, LogEntry};
@@ -53,10 +53,6 @@ fn query(pairs: &[(&str, String)]) -> String {
     if q.is_empty() { q } else { format!("?{q}") }
 }
 
-fn escape(id: &str) -> String {
-    serde_urlencoded::to_string([("", id)]).expect("strings encode").trim_start_matches('=').to_owned()
-}
-
 impl Client {
     /// `POST /containers/create`.
     pub async fn create_container(&self, name: Option<&str>, config: &ContainerCreate) -> Result<ContainerCreated, ApiError> {
@@ -67,39 +63,39 @@ impl Client {
 
     /// `POST /containers/{id}/start`; `false` if it was running already.
     pub async fn start_container(&self, id: &str) -> Result<bool, ApiError> {
-        let response = self.send(Self::request(Method::POST, &format!("/containers/{}/start", escape(id)), empty())).await?;
+        let response = self.send(Self::request(Method::POST, &format!("/containers/{}/start", segment(id)), empty())).await?;
         Ok(response.status() != hyper::StatusCode::NOT_MODIFIED)
     }
 
     /// `POST /containers/{id}/stop?t=`; `false` if it was not running.
     pub async fn stop_container(&self, id: &str, timeout: Option<u64>) -> Result<bool, ApiError> {
         let q = query(&timeout.map(|t| vec![("t", t.to_string())]).unwrap_or_default());
-        let response = self.send(Self::request(Method::POST, &format!("/containers/{}/stop{q}", escape(id)), empty())).await?;
+        let response = self.send(Self::request(Method::POST, &format!("/containers/{}/stop{q}", segment(id)), empty())).await?;
         Ok(response.status() != hyper::StatusCode::NOT_MODIFIED)
     }
 
     /// `POST /containers/{id}/restart?t=`: stop, then start.
     pub async fn restart_container(&self, id: &str, timeout: Option<u64>) -> Result<(), ApiError> {
         let q = query(&timeout.map(|t| vec![("t", t.to_string())]).unwrap_or_default());
-        self.send(Self::request(Method::POST, &format!("/containers/{}/restart{q}", escape(id)), empty())).await.map(drop)
+        self.send(Self::request(Method::POST, &format!("/containers/{}/restart{q}", segment(id)), empty())).await.map(drop)
     }
 
     /// `POST /containers/{id}/kill?signal=`.
     pub async fn kill_container(&self, id: &str, signal: Option<&str>) -> Result<(), ApiError> {
         let q = query(&signal.map(|s| vec![("signal", s.to_owned())]).unwrap_or_default());
-        self.send(Self::request(Method::POST, &format!("/containers/{}/kill{q}", escape(id)), empty())).await.map(drop)
+        self.send(Self::request(Method::POST, &format!("/containers/{}/kill{q}", segment(id)), empty())).await.map(drop)
     }
 
     /// `DELETE /containers/{id}?force=`.
     pub async fn remove_container(&self, id: &str, force: bool) -> Result<(), ApiError> {
         let q = if force { "?force=1" } else { "" };
-        self.send(Self::request(Method::DELETE, &format!("/containers/{}{q}", escape(id)), empty())).await.map(drop)
+        self.send(Self::request(Method::DELETE, &format!("/containers/{}{q}", segment(id)), empty())).await.map(drop)
     }
 
     /// `POST /containers/{id}/wait?condition=` (`not-running`, `next-exit`, `removed`).
     /// Returns once the daemon registered the wait.
     pub async fn wait_container(&self, id: &str, condition: &str) -> Result<Waiting, ApiError> {
-        let path = format!("/containers/{}/wait?condition={condition}", escape(id));
+        let path = format!("/containers/{}/wait?condition={condition}", segment(id));
         let response = self.send(Self::request(Method::POST, &path, empty())).await?;
         Ok(Waiting { lines: JsonLines::new(response.into_body()) })
     }
@@ -111,7 +107,7 @@ impl Client {
 
     /// `GET /containers/{id}/json`: Docker's inspect document.
     pub async fn inspect_container(&self, id: &str) -> Result<serde_json::Value, ApiError> {
-        self.get_json(&format!("/containers/{}/json", escape(id))).await
+        self.get_json(&format!("/containers/{}/json", segment(id))).await
     }
 
     /// `GET /containers/{id}/logs`.
@@ -123,7 +119,7 @@ impl Client {
         if let Some(n) = options.tail {
             pairs.push(("tail", n.to_string()));
         }
-        let path = format!("/containers/{}/logs{}", escape(id), query(&pairs));
+        let path = format!("/containers/{}/logs{}", segment(id), query(&pairs));
         let response = self.send(Self::request(Method::GET, &path, empty())).await?;
         Ok(LogStream { lines: JsonLines::new(response.into_body()) })
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use hyper::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{Client, empty};
+use crate::client::{Client, empty, segment};
 use crate::error::ApiError;
 
 /// One IPAM pool of a network (`IPAM.Config[]`).
@@ -86,10 +86,6 @@ pub struct NetworkResource {
     pub labels: BTreeMap<String, String>,
 }
 
-fn escape(id: &str) -> String {
-    serde_urlencoded::to_string([("", id)]).expect("strings encode").trim_start_matches('=').to_owned()
-}
-
 impl Client {
     /// `POST /networks/create`.
     pub async fn create_network(&self, request: &NetworkCreate) -> Result<NetworkCreated, ApiError> {
@@ -103,11 +99,11 @@ impl Client {
 
     /// `GET /networks/{id}`.
     pub async fn inspect_network(&self, id: &str) -> Result<NetworkResource, ApiError> {
-        self.get_json(&format!("/networks/{}", escape(id))).await
+        self.get_json(&format!("/networks/{}", segment(id))).await
     }
 
     /// `DELETE /networks/{id}`.
     pub async fn remove_network(&self, id: &str) -> Result<(), ApiError> {
-        self.send(Self::request(Method::DELETE, &format!("/networks/{}", escape(id)), empty())).await.map(drop)
+        self.send(Self::request(Method::DELETE, &format!("/networks/{}", segment(id)), empty())).await.map(drop)
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use hyper::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::client::{Client, empty};
+use crate::client::{Client, empty, segment};
 use crate::error::ApiError;
 use crate::events::Filters;
 
@@ -77,19 +77,6 @@ pub struct VolumeList {
 /// Docker sends `null` for an empty map or list.
 fn null_as_empty<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// `name` as one URL path segment.
-fn segment(name: &str) -> String {
-    let mut out = String::new();
-    for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 impl Client {

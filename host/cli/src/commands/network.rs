@@ -117,11 +117,7 @@ pub async fn run(client: &Client, command: NetworkCommand) -> anyhow::Result<Exi
             }
         }
         NetworkCommand::Inspect(args) => {
-            let mut docs = Vec::new();
-            for n in &args.networks {
-                docs.push(client.inspect_network(n).await?);
-            }
-            crate::output::print_inspected(&docs, args.format.as_deref())?;
+            return super::inspect_each(&args.networks, "network", args.format.as_deref(), |n| async move { client.inspect_network(&n).await }).await;
         }
         NetworkCommand::Rm(args) => {
             return super::each(&args.networks, |n| async move { client.remove_network(&n).await }).await;
