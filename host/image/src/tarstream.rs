@@ -192,7 +192,7 @@ fn cut(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn one_file_tar() -> Vec<u8> {
@@ -258,7 +258,8 @@ mod tests {
         Ok(position.entries)
     }
 
-    fn random(n: usize, mut seed: u64) -> Vec<u8> {
+    /// Deterministic noise (a 64-bit LCG), for the crate's tests of garbage input.
+    pub(crate) fn random(n: usize, mut seed: u64) -> Vec<u8> {
         (0..n)
             .map(|_| {
                 seed = seed

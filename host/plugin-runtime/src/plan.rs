@@ -67,17 +67,7 @@ fn check_one(m: &PlannedMount, grants: &Capabilities) -> Result<MountSpec, Strin
             Ok(MountSpec::Overlay { target: m.target.clone(), lowerdirs, upperdir, workdir, flags })
         }
         "bind" => {
-            if !grants.mounts.contains(&MountCapability::Bind) {
-                return Err("bind mounts were not granted (add \"bind\" to [capabilities] mounts)".into());
-            }
-            let mut read_only = false;
-            for option in &m.options {
-                match option.as_str() {
-                    "ro" => read_only = true,
-                    "rw" => read_only = false,
-                    other => return Err(format!("bind option {other:?} is not allowed")),
-                }
-            }
+            let read_only = check_bind(m, grants)?;
             Ok(MountSpec::Bind { source: relative(&m.source)?, target: m.target.clone(), read_only })
         }
         other => Err(format!("filesystem type {other:?} is not one a storage driver may mount")),
@@ -112,17 +102,7 @@ fn check_volume_mount(m: &PlannedMount, grants: &Capabilities, resolve: &impl Fn
             Ok(MountSpec::Tmpfs { target, options: m.options.clone() })
         }
         "bind" => {
-            if !grants.mounts.contains(&MountCapability::Bind) {
-                return Err("bind mounts were not granted (add \"bind\" to [capabilities] mounts)".into());
-            }
-            let mut read_only = false;
-            for option in &m.options {
-                match option.as_str() {
-                    "ro" => read_only = true,
-                    "rw" => read_only = false,
-                    other => return Err(format!("bind option {other:?} is not allowed (ro or rw)")),
-                }
-            }
+            let read_only = check_bind(m, grants)?;
             if !m.source.starts_with('/') {
                 return Ok(MountSpec::Bind { source: relative(&m.source)?, target, read_only });
             }
@@ -142,6 +122,23 @@ fn check_volume_mount(m: &PlannedMount, grants: &Capabilities, resolve: &impl Fn
         }
         other => Err(format!("filesystem type {other:?} is not one a volume driver may mount (tmpfs or bind)")),
     }
+}
+
+/// A bind mount's grant and options (`ro` or `rw`, the last one wins): whether it is
+/// read-only.
+fn check_bind(m: &PlannedMount, grants: &Capabilities) -> Result<bool, String> {
+    if !grants.mounts.contains(&MountCapability::Bind) {
+        return Err("bind mounts were not granted (add \"bind\" to [capabilities] mounts)".into());
+    }
+    let mut read_only = false;
+    for option in &m.options {
+        match option.as_str() {
+            "ro" => read_only = true,
+            "rw" => read_only = false,
+            other => return Err(format!("bind option {other:?} is not allowed (ro or rw)")),
+        }
+    }
+    Ok(read_only)
 }
 
 /// A tmpfs option a volume may ask for: a flag, or a size, mode, owner or inode count.

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::host_architecture;
+use crate::tarstream::tests::random as noise;
 
 enum E {
     File(String, Vec<u8>),
@@ -711,17 +712,6 @@ fn error_messages_name_the_object() {
     );
 }
 
-/// Deterministic noise.
-fn noise(n: usize, mut seed: u64) -> Vec<u8> {
-    (0..n)
-        .map(|_| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as u8
-        })
-        .collect()
-}
 
 /// One line of printable ASCII (entry names here are ASCII).
 fn assert_one_printable_line(e: &ArchiveError) {
