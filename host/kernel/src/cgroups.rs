@@ -2,14 +2,25 @@
 //!
 //! [`Hierarchies::detect`] reads `/proc/self/mountinfo` ([`mountinfo`]) and picks the
 //! cgroup version the way runc does: if a v1 hierarchy carries the `memory` controller
-//! (legacy or hybrid layout), the container's cgroup is made in the v1 hierarchies of
-//! `memory`, `cpu`, `cpuacct`, `pids` and `devices` (one directory per mount: `cpu` and
-//! `cpuacct` may be separate mounts or one); otherwise in the unified (cgroup2)
-//! hierarchy, after enabling memory, cpu and pids in every ancestor's
-//! `cgroup.subtree_control`. Device rules are enforced on v1 only (v2 needs a BPF
-//! program, not written yet).
-//! `cpuset` is not used: a new v1 cpuset cgroup needs `cpuset.cpus`/`cpuset.mems`
-//! copied from its parent before a process may join, and no limit here needs it.
+//! (legacy or hybrid layout), v1, else the unified (cgroup2) hierarchy.
+//! [`Hierarchies::choose`] applies the daemon's `[containers] cgroup-version`
+//! (`auto`, `v1`, `v2`; carried to the shim by the spec's [`VERSION_ANNOTATION`]): `v2`
+//! places containers in the unified hierarchy even on a hybrid host.
+//!
+//! - **v1**: the container's cgroup is made in the hierarchies of `memory`, `cpu`,
+//!   `cpuacct`, `pids` and `devices` (one directory per mount: `cpu` and `cpuacct` may
+//!   be separate mounts or one), and in `cpuset` only when it asks for a cpuset
+//!   ([`cpuset`]). Device rules are written to `devices.deny` / `devices.allow`.
+//! - **v2**: one directory of the unified hierarchy, after enabling memory, cpu, pids
+//!   (and cpuset when asked) in every ancestor's `cgroup.subtree_control`. Device rules
+//!   become a `BPF_PROG_TYPE_CGROUP_DEVICE` program attached to it ([`bpf`]), deciding as
+//!   v1 would for the same rules ([`devices`]).
+//!
+//! A limit is applied or refused, never skipped: a controller the hierarchy lacks (this
+//! project's hybrid hosts have an empty unified hierarchy), a file the kernel lacks
+//! (`memory.memsw.limit_in_bytes` without swap accounting), a v1 setting on v2 (swappiness,
+//! disabling the OOM killer). [`Hierarchies::check`] finds all of these without creating
+//! anything, so the daemon can refuse at create what the shim would refuse at start.
 //!
 //! A [`Cgroup`] is one container's cgroup (`linux.cgroupsPath`, absolute in each
 //! hierarchy, or relative to this process's own cgroup). [`Limits`] are written as
@@ -19,16 +30,24 @@
 //! killer's count; [`Cgroup::remove`] removes the directories (only the container's own
 //! leaf: parents such as `/hostctl` are shared and stay).
 
+pub mod bpf;
+mod cgroup;
+pub mod cpuset;
+pub mod devices;
 pub mod mountinfo;
 pub mod v1;
 pub mod v2;
 
 use std::fs;
 use std::io::{self, Write as _};
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
+use self::bpf::syscall::BpfError;
+use self::cgroup::CgroupDir;
+pub use self::cgroup::{Cgroup, JoinHandles};
+use self::cpuset::CpusetError;
+pub use self::devices::DeviceRule;
+use self::devices::{DeviceRuleError, Effective};
 use self::mountinfo::{CgroupMount, CgroupMounts};
 
 /// Why a cgroup operation failed.
@@ -42,10 +61,34 @@ pub enum CgroupError {
     },
     #[error("cgroups: no cgroup hierarchy is mounted (looked for cgroup and cgroup2 in /proc/self/mountinfo)")]
     NoHierarchy,
+    #[error("cgroup version {version} was asked for, but {why}")]
+    VersionUnavailable { version: VersionChoice, why: &'static str },
     #[error("cgroup {path:?}: not a usable cgroup path")]
     BadPath { path: String },
     #[error("cgroup {path:?}: the {controller} controller is not available, but a limit needs it")]
     MissingController { path: String, controller: &'static str },
+    #[error("cgroup {path:?}: {limit} is a cgroup v1 setting: cgroup v2 has no file for it")]
+    NotOnV2 { path: String, limit: &'static str },
+    #[error("cgroup {}: {file} does not exist: {hint}", dir.display())]
+    MissingFile { dir: PathBuf, file: &'static str, hint: &'static str },
+    #[error("cgroup {path:?}: {source}")]
+    Devices {
+        path: String,
+        #[source]
+        source: DeviceRuleError,
+    },
+    #[error("cgroup {}: device rules: {source}", dir.display())]
+    DeviceProgram {
+        dir: PathBuf,
+        #[source]
+        source: BpfError,
+    },
+    #[error("cgroup {path:?}: {source}")]
+    Cpuset {
+        path: String,
+        #[source]
+        source: CpusetError,
+    },
     #[error("cgroup {}: {op}: {source}", dir.display())]
     Io {
         dir: PathBuf,
@@ -62,6 +105,40 @@ pub enum Version {
     V2,
 }
 
+/// The cgroup version asked for: `auto` (what [`Hierarchies::detect`] picks), `v1`, `v2`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VersionChoice {
+    #[default]
+    Auto,
+    V1,
+    V2,
+}
+
+/// The spec annotation carrying the daemon's [`VersionChoice`] to the shim (absent: auto).
+pub const VERSION_ANNOTATION: &str = "io.hostctl.cgroup-version";
+
+impl std::str::FromStr for VersionChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(VersionChoice::Auto),
+            "v1" => Ok(VersionChoice::V1),
+            "v2" => Ok(VersionChoice::V2),
+            other => Err(format!("cgroup version {other:?}: expected auto, v1 or v2")),
+        }
+    }
+}
+
+impl std::fmt::Display for VersionChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            VersionChoice::Auto => "auto",
+            VersionChoice::V1 => "v1",
+            VersionChoice::V2 => "v2",
+        })
+    }
+}
+
 /// Resource limits, in the OCI runtime spec's units (`None`: leave the default).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Limits {
@@ -71,62 +148,31 @@ pub struct Limits {
     pub memory_reservation: Option<i64>,
     /// Memory plus swap, bytes; -1 is unlimited.
     pub memory_swap: Option<i64>,
+    /// 0..=100 (v1 only).
+    pub memory_swappiness: Option<u64>,
+    /// Pause instead of OOM-killing at the memory limit (v1 only).
+    pub disable_oom_killer: bool,
     /// Relative CPU weight (v1 `cpu.shares`, 2..262144).
     pub cpu_shares: Option<u64>,
     /// Microseconds per period; -1 is unlimited.
     pub cpu_quota: Option<i64>,
     /// Microseconds.
     pub cpu_period: Option<u64>,
+    /// CPUs the processes may run on (`0-3,6`); `None` or empty: all.
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes they may allocate from; `None` or empty: all.
+    pub cpuset_mems: Option<String>,
     /// Maximum number of tasks; 0 or less is unlimited.
     pub pids: Option<i64>,
-    /// Device access rules, in order (v1 `devices.allow`/`devices.deny`); empty leaves
-    /// device access alone. Not enforced on cgroup v2 yet (it needs a BPF program).
+    /// Device access rules, in order (v1 `devices.allow`/`devices.deny`, v2 a BPF
+    /// program); empty leaves device access alone.
     pub devices: Vec<DeviceRule>,
 }
 
-/// One device cgroup rule: `c 1:3 rwm`, `a *:* rwm`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceRule {
-    pub allow: bool,
-    /// `a` (all), `c` or `b`.
-    pub kind: char,
-    /// `None` is any (`*`).
-    pub major: Option<i64>,
-    pub minor: Option<i64>,
-    /// Some of `r`, `w`, `m`.
-    pub access: String,
-}
-
-impl DeviceRule {
-    /// Allow `kind major:minor` with `access`.
-    pub fn allow(kind: char, major: Option<i64>, minor: Option<i64>, access: &str) -> DeviceRule {
-        DeviceRule { allow: true, kind, major, minor, access: access.into() }
-    }
-
-    /// The line v1 `devices.allow`/`devices.deny` take.
-    pub fn line(&self) -> String {
-        let n = |v: Option<i64>| v.map_or("*".to_string(), |v| v.to_string());
-        format!("{} {}:{} {}", self.kind, n(self.major), n(self.minor), self.access)
-    }
-
-    /// Docker's (runc's) rules: deny everything, then allow creating any node and using
-    /// the default devices (`null`, `zero`, `full`, `random`, `urandom`, `tty`, `ptmx`,
-    /// the pts instance).
-    pub fn docker_defaults() -> Vec<DeviceRule> {
-        let c = |major, minor| DeviceRule::allow('c', Some(major), minor, "rwm");
-        vec![
-            DeviceRule { allow: false, kind: 'a', major: None, minor: None, access: "rwm".into() },
-            DeviceRule::allow('c', None, None, "m"),
-            DeviceRule::allow('b', None, None, "m"),
-            c(1, Some(3)),
-            c(1, Some(5)),
-            c(1, Some(7)),
-            c(1, Some(8)),
-            c(1, Some(9)),
-            c(5, Some(0)),
-            c(5, Some(2)),
-            c(136, None),
-        ]
+impl Limits {
+    /// Whether a cpuset is asked for (so the v1 cpuset hierarchy is used).
+    pub fn wants_cpuset(&self) -> bool {
+        [&self.cpuset_cpus, &self.cpuset_mems].iter().any(|v| v.as_deref().is_some_and(|v| !v.is_empty()))
     }
 }
 
@@ -136,8 +182,16 @@ pub struct LimitWrite {
     pub controller: &'static str,
     pub file: &'static str,
     pub value: String,
-    /// Skip silently when the file does not exist (swap accounting may be off).
-    pub optional: bool,
+}
+
+/// Why a limit file may be missing, for [`CgroupError::MissingFile`].
+fn missing_file_hint(file: &str) -> &'static str {
+    match file {
+        "memory.memsw.limit_in_bytes" | "memory.swap.max" => {
+            "this kernel does not account swap (boot it with swapaccount=1), so a memory+swap limit cannot be applied"
+        }
+        _ => "this kernel does not offer that limit",
+    }
 }
 
 /// The cgroup hierarchies of this machine, as this process sees them.
@@ -149,9 +203,9 @@ pub struct Hierarchies {
     own: String,
 }
 
-/// The v1 controllers a container's cgroup is made in.
+/// The v1 controllers a container's cgroup is made in (and `cpuset` when asked).
 const V1_USED: &[&str] = &["memory", "cpu", "cpuacct", "pids", "devices"];
-/// The v2 controllers enabled for a container's cgroup.
+/// The v2 controllers enabled for a container's cgroup (and those its limits need).
 const V2_USED: &[&str] = &["memory", "cpu", "pids"];
 
 impl Hierarchies {
@@ -178,13 +232,25 @@ impl Hierarchies {
         self.version
     }
 
-    /// Use the unified hierarchy even on a hybrid machine (tests of the v2 code path).
-    pub fn force_v2(mut self) -> Result<Self, CgroupError> {
-        if self.mounts.unified.is_none() {
-            return Err(CgroupError::NoHierarchy);
+    /// Place containers in the version asked for; one this machine lacks is an error.
+    pub fn choose(mut self, choice: VersionChoice) -> Result<Self, CgroupError> {
+        match choice {
+            VersionChoice::Auto => {}
+            VersionChoice::V1 if self.mounts.v1.is_empty() => {
+                return Err(CgroupError::VersionUnavailable { version: choice, why: "no cgroup v1 hierarchy with a controller is mounted" });
+            }
+            VersionChoice::V1 => self.version = Version::V1,
+            VersionChoice::V2 if self.mounts.unified.is_none() => {
+                return Err(CgroupError::VersionUnavailable { version: choice, why: "no cgroup2 hierarchy is mounted" });
+            }
+            VersionChoice::V2 => self.version = Version::V2,
         }
-        self.version = Version::V2;
         Ok(self)
+    }
+
+    /// Use the unified hierarchy even on a hybrid machine (tests of the v2 code path).
+    pub fn force_v2(self) -> Result<Self, CgroupError> {
+        self.choose(VersionChoice::V2)
     }
 
     /// The mounts found.
@@ -192,8 +258,15 @@ impl Hierarchies {
         &self.mounts
     }
 
-    /// Where cgroup `path` lives, one directory per hierarchy used, without creating it.
+    /// Where cgroup `path` lives, one directory per hierarchy used, without creating it
+    /// (on v1, the cpuset directory is included when it exists).
     pub fn locate(&self, path: &str) -> Result<Cgroup, CgroupError> {
+        let cgroup = self.locate_with(path, true)?;
+        let unused_cpuset = |d: &CgroupDir| d.controllers.iter().any(|c| c == "cpuset") && !d.dir.is_dir();
+        Ok(Cgroup { dirs: cgroup.dirs.into_iter().filter(|d| !unused_cpuset(d)).collect(), ..cgroup })
+    }
+
+    fn locate_with(&self, path: &str, cpuset: bool) -> Result<Cgroup, CgroupError> {
         if path.is_empty() || !mountinfo::is_plain_cgroup_path(path) {
             return Err(CgroupError::BadPath { path: path.into() });
         }
@@ -211,37 +284,84 @@ impl Hierarchies {
             }
         };
         match self.version {
-            Version::V1 => V1_USED.iter().filter_map(|c| self.mounts.v1_with(c)).for_each(&mut add),
+            Version::V1 => {
+                let used = V1_USED.iter().chain(cpuset.then_some(&"cpuset"));
+                used.filter_map(|c| self.mounts.v1_with(c)).for_each(&mut add);
+            }
             Version::V2 => add(self.mounts.unified.as_ref().expect("checked when detected")),
         }
         Ok(Cgroup { path: path.into(), version: self.version, dirs })
     }
 
-    /// Create cgroup `path` and apply `limits`. On failure nothing created is left.
-    /// An existing leaf (left by an earlier attempt of the same container) is reused.
-    pub fn create(&self, path: &str, limits: &Limits) -> Result<Cgroup, CgroupError> {
-        let cgroup = self.locate(path)?;
-        let writes = match self.version {
-            Version::V1 => v1::writes(limits),
-            Version::V2 => v2::writes(limits),
+    /// The file writes that apply `limits` here.
+    fn writes(&self, path: &str, limits: &Limits) -> Result<Vec<LimitWrite>, CgroupError> {
+        match self.version {
+            Version::V1 => Ok(v1::writes(limits)),
+            Version::V2 => match v2::not_on_v2(limits) {
+                Some(limit) => Err(CgroupError::NotOnV2 { path: path.into(), limit }),
+                None => Ok(v2::writes(limits)),
+            },
+        }
+    }
+
+    /// Whether `limits` can be applied to cgroup `path` here, without creating anything:
+    /// the device rules, the cpuset, the controllers and (v1) swap accounting.
+    pub fn check(&self, path: &str, limits: &Limits) -> Result<(), CgroupError> {
+        Effective::of(&limits.devices).map_err(|source| CgroupError::Devices { path: path.into(), source })?;
+        let (cpus, mems) = (limits.cpuset_cpus.as_deref().unwrap_or(""), limits.cpuset_mems.as_deref().unwrap_or(""));
+        cpuset::check(cpus, mems).map_err(|source| CgroupError::Cpuset { path: path.into(), source })?;
+        let writes = self.writes(path, limits)?;
+        let offered = match (&self.version, &self.mounts.unified) {
+            (Version::V2, Some(unified)) => fs::read_to_string(unified.mount_point.join("cgroup.controllers"))
+                .map_err(|source| CgroupError::Read { path: unified.mount_point.join("cgroup.controllers"), source })?,
+            _ => String::new(),
         };
         for write in &writes {
-            if !cgroup.dirs.iter().any(|d| d.serves(write.controller, self.version)) {
-                return Err(CgroupError::MissingController { path: path.into(), controller: write.controller });
+            let (controller, file) = (write.controller, write.file);
+            let mount = match self.version {
+                Version::V1 => self.mounts.v1_with(controller),
+                Version::V2 => self.mounts.unified.as_ref().filter(|_| offered.split_whitespace().any(|c| c == controller)),
+            };
+            let Some(mount) = mount else {
+                return Err(CgroupError::MissingController { path: path.into(), controller });
+            };
+            // Swap accounting can be off; the root of the v1 memory hierarchy shows whether.
+            if file == "memory.memsw.limit_in_bytes" && !mount.mount_point.join(file).exists() {
+                return Err(CgroupError::MissingFile { dir: mount.mount_point.clone(), file, hint: missing_file_hint(file) });
             }
         }
+        Ok(())
+    }
+
+    /// Create cgroup `path` and apply `limits` (on v2, attach the device program) before
+    /// any process joins. On failure nothing created is left. An existing leaf (left by
+    /// an earlier attempt of the same container) is reused.
+    pub fn create(&self, path: &str, limits: &Limits) -> Result<Cgroup, CgroupError> {
+        self.check(path, limits)?;
+        let writes = self.writes(path, limits)?;
+        let cgroup = self.locate_with(path, limits.wants_cpuset())?;
         let mut made = Cgroup { dirs: Vec::new(), ..cgroup.clone() };
         let result = (|| {
             for dir in &cgroup.dirs {
-                if self.version == Version::V2 {
-                    v2::enable_controllers(&dir.mount_point, &dir.dir, V2_USED, &writes)?;
+                made.dirs.push(dir.clone());
+                match self.version {
+                    Version::V2 => v2::enable_controllers(&dir.mount_point, &dir.dir, V2_USED, &writes)?,
+                    Version::V1 if dir.controllers.iter().any(|c| c == "cpuset") => cpuset::prepare_v1(&dir.mount_point, &dir.dir)?,
+                    Version::V1 => {}
                 }
                 make_dir(&dir.dir)?;
-                made.dirs.push(dir.clone());
             }
             for write in &writes {
                 let dir = cgroup.dirs.iter().find(|d| d.serves(write.controller, self.version)).expect("checked above");
                 dir.write(write)?;
+            }
+            if self.version == Version::V2 && !limits.devices.is_empty() {
+                let dir = &cgroup.dirs[0].dir;
+                let rules = Effective::of(&limits.devices).map_err(|source| CgroupError::Devices { path: path.into(), source })?;
+                let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
+                let fd = rustix::fs::open(dir, flags, rustix::fs::Mode::empty())
+                    .map_err(|e| CgroupError::Io { dir: dir.clone(), op: "open".into(), source: e.into() })?;
+                bpf::install(&fd, &rules).map_err(|source| CgroupError::DeviceProgram { dir: dir.clone(), source })?;
             }
             Ok(())
         })();
@@ -252,169 +372,6 @@ impl Hierarchies {
                 Err(err)
             }
         }
-    }
-}
-
-/// One container's cgroup: a directory in each hierarchy used.
-#[derive(Debug, Clone)]
-pub struct Cgroup {
-    path: String,
-    version: Version,
-    dirs: Vec<CgroupDir>,
-}
-
-#[derive(Debug, Clone)]
-struct CgroupDir {
-    dir: PathBuf,
-    /// The v1 controllers of its hierarchy; empty for cgroup2.
-    controllers: Vec<String>,
-    mount_point: PathBuf,
-}
-
-impl CgroupDir {
-    fn serves(&self, controller: &str, version: Version) -> bool {
-        version == Version::V2 || self.controllers.iter().any(|c| c == controller)
-    }
-
-    fn write(&self, write: &LimitWrite) -> Result<(), CgroupError> {
-        let file = self.dir.join(write.file);
-        if write.optional && !file.exists() {
-            return Ok(());
-        }
-        write_file(&file, write.value.as_bytes()).map_err(|source| CgroupError::Io {
-            dir: self.dir.clone(),
-            op: format!("write {:?} to {}", write.value, write.file),
-            source,
-        })
-    }
-}
-
-/// Descriptors of `tasks` (v1) or `cgroup.procs` (v2) in every hierarchy, opened
-/// before a fork; see [`Cgroup::join_handles`].
-#[derive(Debug)]
-pub struct JoinHandles(Vec<OwnedFd>);
-
-impl JoinHandles {
-    /// Move the calling (single-threaded) process into the cgroup: `write(fd, "0")` on
-    /// each descriptor ("0" is the writer itself, whatever pid namespace it is in).
-    /// Async-signal-safe: no allocation, no locks, so a child may call it right after fork.
-    pub fn join_self(&self) -> Result<(), rustix::io::Errno> {
-        for fd in &self.0 {
-            rustix::io::write(fd, b"0")?;
-        }
-        Ok(())
-    }
-}
-
-impl Cgroup {
-    /// The cgroup path, as given.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    pub fn version(&self) -> Version {
-        self.version
-    }
-
-    /// The directories, one per hierarchy used.
-    pub fn dirs(&self) -> impl Iterator<Item = &Path> {
-        self.dirs.iter().map(|d| d.dir.as_path())
-    }
-
-    /// Each directory with the name of its hierarchy's mount point (`memory`,
-    /// `cpu,cpuacct`); the name is empty for the unified hierarchy.
-    pub fn hierarchies(&self) -> Vec<(String, &Path)> {
-        let name = |d: &CgroupDir| match self.version {
-            Version::V1 => d.mount_point.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            Version::V2 => String::new(),
-        };
-        self.dirs.iter().map(|d| (name(d), d.dir.as_path())).collect()
-    }
-
-    /// The directory holding `controller`'s files (`memory`, `cpu`, `pids`, ...).
-    pub fn dir_of(&self, controller: &str) -> Option<&Path> {
-        self.dirs.iter().find(|d| d.serves(controller, self.version)).map(|d| d.dir.as_path())
-    }
-
-    /// Move process `pid` into the cgroup.
-    pub fn join(&self, pid: i32) -> Result<(), CgroupError> {
-        for dir in &self.dirs {
-            write_file(&dir.dir.join("cgroup.procs"), pid.to_string().as_bytes())
-                .map_err(|source| CgroupError::Io { dir: dir.dir.clone(), op: format!("add pid {pid}"), source })?;
-        }
-        Ok(())
-    }
-
-    /// Open, in every hierarchy, the file through which a single-threaded process joins
-    /// itself (close-on-exec), for [`JoinHandles::join_self`]. On v1 that is `tasks`:
-    /// moving the calling thread alone skips the kernel's global threadgroup lock, whose
-    /// RCU grace period otherwise costs 10-20 ms per container start; for a process with
-    /// one thread it moves the whole process. On v2 it is `cgroup.procs`.
-    pub fn join_handles(&self) -> Result<JoinHandles, CgroupError> {
-        let file = match self.version {
-            Version::V1 => "tasks",
-            Version::V2 => "cgroup.procs",
-        };
-        let open = |dir: &CgroupDir| {
-            let flags = rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC;
-            rustix::fs::open(dir.dir.join(file), flags, rustix::fs::Mode::empty())
-                .map_err(|e| CgroupError::Io { dir: dir.dir.clone(), op: format!("open {file}"), source: e.into() })
-        };
-        Ok(JoinHandles(self.dirs.iter().map(open).collect::<Result<_, _>>()?))
-    }
-
-    /// The pids in the cgroup (every hierarchy).
-    pub fn pids(&self) -> Vec<i32> {
-        let mut pids: Vec<i32> = self
-            .dirs
-            .iter()
-            .filter_map(|d| fs::read_to_string(d.dir.join("cgroup.procs")).ok())
-            .flat_map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<_>>())
-            .collect();
-        pids.sort_unstable();
-        pids.dedup();
-        pids
-    }
-
-    /// How many processes the OOM killer killed in this cgroup (v1 `memory.oom_control`,
-    /// v2 `memory.events`: the `oom_kill` line). 0 without a memory controller.
-    pub fn oom_kills(&self) -> u64 {
-        let (file, Some(dir)) = (match self.version {
-            Version::V1 => "memory.oom_control",
-            Version::V2 => "memory.events",
-        }, self.dir_of("memory")) else {
-            return 0;
-        };
-        fs::read_to_string(dir.join(file)).map(|text| oom_kill_count(&text)).unwrap_or(0)
-    }
-
-    /// Remove the cgroup's directories. A directory the kernel still holds (`EBUSY` just
-    /// after the last process exited) is retried for up to two seconds; processes still
-    /// in it after one second are killed (they can only be the container's).
-    pub fn remove(&self) -> Result<(), CgroupError> {
-        let started = Instant::now();
-        let mut killed = false;
-        for dir in self.dirs.iter().rev() {
-            loop {
-                match fs::remove_dir(&dir.dir) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && started.elapsed() < Duration::from_secs(2) => {
-                        if !killed && started.elapsed() > Duration::from_secs(1) {
-                            for pid in self.pids().into_iter().filter_map(rustix::process::Pid::from_raw) {
-                                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-                            }
-                            killed = true;
-                        }
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    Err(source) => {
-                        return Err(CgroupError::Io { dir: dir.dir.clone(), op: "remove".into(), source });
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }
 

@@ -6,8 +6,9 @@
 //! runtime policy: netlink runs on the caller's runtime.
 //!
 //! - [`cgroups`]: control groups: finds the v1 hierarchies and the unified (v2) mount
-//!   in `/proc/self/mountinfo`, creates a container's cgroup, applies memory, CPU and
-//!   pids limits, joins processes, reads OOM kills and removes it again.
+//!   in `/proc/self/mountinfo`, creates a container's cgroup in the version asked for,
+//!   applies memory, CPU, cpuset and pids limits and device rules (v1 files, or a BPF
+//!   device program on v2), joins processes, reads OOM kills and removes it again.
 //! - [`confined`]: a directory handle that privileged file operations (lchown, chmod,
 //!   mknod, overlay whiteouts, xattrs, symlinks) cannot escape: every path is resolved with
 //!   `openat2(RESOLVE_BENEATH)`, so `..`, absolute paths and symlinks leading out fail.

@@ -97,11 +97,9 @@ fn start(bundle: &Bundle, id: &str, log: &ShimLog) -> Result<Running, StartFailu
         log.line(format_args!("not applied: {ignored}"));
     }
     let path = config.cgroups_path.clone().unwrap_or_else(|| format!("/hostctl/{id}"));
-    let cgroup = Hierarchies::detect().and_then(|h| h.create(&path, &config.limits)).map_err(runtime)?;
+    let hierarchies = Hierarchies::detect().and_then(|h| h.choose(config.cgroup_version));
+    let cgroup = hierarchies.and_then(|h| h.create(&path, &config.limits)).map_err(runtime)?;
     config.show_cgroup(&cgroup);
-    if cgroup.version() == hostctl_kernel::cgroups::Version::V2 && !config.limits.devices.is_empty() {
-        log.line("not applied: device access rules (not enforced on cgroup v2 yet)");
-    }
     match start_in(bundle, &config, &cgroup) {
         Ok(running) => Ok(running),
         Err(failure) => {

@@ -1,5 +1,6 @@
 //! Real cgroups (root): each test works under its own parent `hostctl-test-<unique>` and
-//! removes it, after checking nothing was left below it.
+//! removes it, after checking nothing was left below it. The checks of what a hierarchy
+//! cannot apply run on hierarchies faked with a temp dir's files.
 
 use super::*;
 use std::process::{Child, Command};
@@ -173,4 +174,71 @@ fn oom_kill_lines_are_read_from_v1_and_v2_files() {
     assert_eq!(oom_kill_count("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"), 3);
     assert_eq!(oom_kill_count("low 0\nhigh 0\nmax 2\noom 1\noom_kill 1\noom_group_kill 0\n"), 1);
     assert_eq!(oom_kill_count(""), 0);
+}
+
+/// Hierarchies whose mounts are the directories of a temp dir: `memory` (v1) and
+/// `unified` (cgroup2, offering `controllers`).
+fn fake_hierarchies(controllers: &str) -> (tempfile::TempDir, Hierarchies) {
+    let dir = tempfile::tempdir().unwrap();
+    let (memory, unified) = (dir.path().join("memory"), dir.path().join("unified"));
+    fs::create_dir(&memory).unwrap();
+    fs::create_dir(&unified).unwrap();
+    fs::write(unified.join("cgroup.controllers"), controllers).unwrap();
+    let mountinfo = format!(
+        "35 31 0:32 / {} rw - cgroup cgroup rw,memory\n41 31 0:38 / {} rw - cgroup2 cgroup2 rw\n",
+        memory.display(),
+        unified.display()
+    );
+    let h = Hierarchies::from_text(&mountinfo, "4:memory:/\n0::/\n").unwrap();
+    (dir, h)
+}
+
+#[test]
+fn a_swap_limit_without_swap_accounting_is_refused_not_skipped() {
+    let (dir, h) = fake_hierarchies("");
+    let swap = Limits { memory: Some(64 << 20), memory_swap: Some(128 << 20), ..Limits::default() };
+    let err = h.check("/c", &swap).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "cgroup {}: memory.memsw.limit_in_bytes does not exist: this kernel does not account swap (boot it with swapaccount=1), so a memory+swap limit cannot be applied",
+            dir.path().join("memory").display()
+        )
+    );
+    fs::write(dir.path().join("memory/memory.memsw.limit_in_bytes"), "").unwrap();
+    assert!(h.check("/c", &swap).is_ok());
+}
+
+#[test]
+fn on_v2_a_controller_the_hierarchy_lacks_and_v1_settings_are_refused_by_name() {
+    let (_dir, h) = fake_hierarchies("cpu pids");
+    let h = h.choose(VersionChoice::V2).unwrap();
+    let refused = |limits: Limits| h.check("/p/c", &limits).unwrap_err().to_string();
+    assert_eq!(
+        refused(Limits { memory: Some(64 << 20), ..Limits::default() }),
+        "cgroup \"/p/c\": the memory controller is not available, but a limit needs it"
+    );
+    assert_eq!(
+        refused(Limits { cpuset_cpus: Some("0".into()), ..Limits::default() }),
+        "cgroup \"/p/c\": the cpuset controller is not available, but a limit needs it"
+    );
+    assert_eq!(
+        refused(Limits { disable_oom_killer: true, ..Limits::default() }),
+        "cgroup \"/p/c\": disabling the OOM killer is a cgroup v1 setting: cgroup v2 has no file for it"
+    );
+    assert!(h.check("/p/c", &Limits { pids: Some(5), cpu_shares: Some(512), devices: DeviceRule::docker_defaults(), ..Limits::default() }).is_ok());
+}
+
+#[test]
+fn a_version_the_machine_lacks_is_refused() {
+    let only_v1 = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+    let h = Hierarchies::from_text(only_v1, "").unwrap();
+    assert_eq!(
+        h.clone().choose(VersionChoice::V2).unwrap_err().to_string(),
+        "cgroup version v2 was asked for, but no cgroup2 hierarchy is mounted"
+    );
+    assert_eq!(h.choose(VersionChoice::V1).unwrap().version(), Version::V1);
+    let only_v2 = Hierarchies::from_text("41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "").unwrap();
+    assert!(only_v2.clone().choose(VersionChoice::V1).is_err());
+    assert_eq!(only_v2.choose(VersionChoice::Auto).unwrap().version(), Version::V2);
 }

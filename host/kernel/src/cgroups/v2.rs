@@ -1,5 +1,6 @@
 //! cgroup v2: one unified hierarchy; a controller's files exist in a cgroup only when
-//! its parent lists the controller in `cgroup.subtree_control`.
+//! its parent lists the controller in `cgroup.subtree_control`. Device rules are not
+//! files here but a BPF program ([`super::bpf`]).
 
 use std::fs;
 use std::path::Path;
@@ -10,11 +11,11 @@ use super::{CgroupError, LimitWrite, Limits};
 /// converted as runc converts them (`cpu.shares` to `cpu.weight`, memory+swap to
 /// `memory.swap.max`).
 pub fn writes(limits: &Limits) -> Vec<LimitWrite> {
-    let w = |controller, file, value: String, optional| LimitWrite { controller, file, value, optional };
+    let w = |controller, file, value: String| LimitWrite { controller, file, value };
     let max = |v: i64| if v < 0 { "max".to_string() } else { v.to_string() };
     let mut out = Vec::new();
     if let Some(memory) = limits.memory {
-        out.push(w("memory", "memory.max", max(memory), false));
+        out.push(w("memory", "memory.max", max(memory)));
     }
     if let Some(swap) = limits.memory_swap {
         let value = match limits.memory {
@@ -22,23 +23,36 @@ pub fn writes(limits: &Limits) -> Vec<LimitWrite> {
             Some(memory) if memory >= 0 => (swap - memory).max(0).to_string(),
             _ => swap.to_string(),
         };
-        out.push(w("memory", "memory.swap.max", value, true));
+        out.push(w("memory", "memory.swap.max", value));
     }
     if let Some(reservation) = limits.memory_reservation {
-        out.push(w("memory", "memory.low", max(reservation), false));
+        out.push(w("memory", "memory.low", max(reservation)));
     }
     if let Some(shares) = limits.cpu_shares.filter(|s| *s > 0) {
-        out.push(w("cpu", "cpu.weight", shares_to_weight(shares).to_string(), false));
+        out.push(w("cpu", "cpu.weight", shares_to_weight(shares).to_string()));
     }
     if limits.cpu_quota.is_some() || limits.cpu_period.is_some() {
         let quota = limits.cpu_quota.filter(|q| *q > 0).map_or("max".to_string(), |q| q.to_string());
         let period = limits.cpu_period.unwrap_or(100_000);
-        out.push(w("cpu", "cpu.max", format!("{quota} {period}"), false));
+        out.push(w("cpu", "cpu.max", format!("{quota} {period}")));
     }
+    out.extend(super::cpuset::writes(limits));
     if let Some(pids) = limits.pids {
-        out.push(w("pids", "pids.max", if pids > 0 { pids.to_string() } else { "max".into() }, false));
+        out.push(w("pids", "pids.max", if pids > 0 { pids.to_string() } else { "max".into() }));
     }
     out
+}
+
+/// The limit of `limits` that only v1 has a file for, if any: v2 has no swappiness, and
+/// no way to keep the OOM killer away (runc refuses both too).
+pub fn not_on_v2(limits: &Limits) -> Option<&'static str> {
+    if limits.memory_swappiness.is_some() {
+        Some("memory swappiness")
+    } else if limits.disable_oom_killer {
+        Some("disabling the OOM killer")
+    } else {
+        None
+    }
 }
 
 /// v1 `cpu.shares` (2..262144, default 1024) to v2 `cpu.weight` (1..10000, default 100).
@@ -47,9 +61,10 @@ fn shares_to_weight(shares: u64) -> u64 {
     1 + ((shares - 2) * 9999) / 262_142
 }
 
-/// Enable `wanted` controllers (those the mount offers) in `cgroup.subtree_control` of
-/// every ancestor of `leaf`, from the mount point down. A controller a write needs but
-/// the hierarchy does not offer is an error; others are skipped.
+/// Enable `wanted` controllers (those the mount offers) and those `writes` need in
+/// `cgroup.subtree_control` of every ancestor of `leaf`, from the mount point down. A
+/// controller a write needs but the hierarchy does not offer is an error; others are
+/// skipped.
 pub(crate) fn enable_controllers(
     mount_point: &Path,
     leaf: &Path,
@@ -63,7 +78,12 @@ pub(crate) fn enable_controllers(
     let available = fs::read_to_string(mount_point.join("cgroup.controllers"))
         .map_err(io_err(mount_point, "read cgroup.controllers".into()))?;
     let available: Vec<&str> = available.split_whitespace().collect();
-    let enable: Vec<&str> = wanted.iter().copied().filter(|c| available.contains(c)).collect();
+    let mut enable: Vec<&str> = wanted.iter().copied().filter(|c| available.contains(c)).collect();
+    for write in writes {
+        if !enable.contains(&write.controller) {
+            enable.push(write.controller);
+        }
+    }
     if let Some(missing) = writes.iter().find(|w| !available.contains(&w.controller)) {
         return Err(CgroupError::MissingController { path: leaf.display().to_string(), controller: missing.controller });
     }
@@ -123,6 +143,15 @@ mod tests {
         let limits = Limits { memory: Some(-1), memory_swap: Some(-1), cpu_period: Some(50_000), pids: Some(-1), ..Limits::default() };
         let want = [("memory.max", "max"), ("memory.swap.max", "max"), ("cpu.max", "max 50000"), ("pids.max", "max")];
         assert_eq!(files(&limits), want.map(|(f, v)| (f.to_string(), v.to_string())));
+    }
+
+    #[test]
+    fn reservation_and_cpuset_convert_and_v1_only_settings_are_named() {
+        let limits = Limits { memory_reservation: Some(8 << 20), cpuset_cpus: Some("1".into()), ..Limits::default() };
+        assert_eq!(files(&limits), [("memory.low".into(), "8388608".into()), ("cpuset.cpus".into(), "1".into())]);
+        assert_eq!(not_on_v2(&limits), None);
+        assert_eq!(not_on_v2(&Limits { memory_swappiness: Some(0), ..Limits::default() }), Some("memory swappiness"));
+        assert_eq!(not_on_v2(&Limits { disable_oom_killer: true, ..Limits::default() }), Some("disabling the OOM killer"));
     }
 
     #[test]

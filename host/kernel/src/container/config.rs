@@ -12,7 +12,7 @@ use super::capabilities::CapSets;
 use super::devices::{self, Device, DeviceKind};
 use super::mounts::{self, MountOp};
 use super::user::UserRequest;
-use crate::cgroups::{DeviceRule, Limits};
+use crate::cgroups::{DeviceRule, Limits, VersionChoice, devices::Effective};
 
 /// Why a spec cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,6 +124,8 @@ pub struct Config {
     pub process: Process,
     /// `linux.cgroupsPath`, if set.
     pub cgroups_path: Option<String>,
+    /// The cgroup version to place the container in ([`crate::cgroups::VERSION_ANNOTATION`]).
+    pub cgroup_version: VersionChoice,
     pub limits: Limits,
     /// Settings of the spec that are not applied (for the shim's log).
     pub ignored: Vec<String>,
@@ -228,7 +230,7 @@ impl Config {
         }
 
         let mut limits = match linux.resources() {
-            Some(resources) => limits(resources, &mut ignored)?,
+            Some(resources) => resources::limits(resources)?,
             None => Limits { devices: DeviceRule::docker_defaults(), ..Limits::default() },
         };
         // The spec's own device nodes may be used (as runc allows them).
@@ -240,6 +242,7 @@ impl Config {
             };
             limits.devices.push(DeviceRule::allow(kind, Some(device.major.into()), Some(device.minor.into()), "rwm"));
         }
+        Effective::of(&limits.devices).map_err(|e| invalid("linux.resources.devices", e.to_string()))?;
         if linux.rootfs_propagation().is_some() {
             ignored.push("linux.rootfsPropagation (the rootfs is always private)".into());
         }
@@ -258,6 +261,7 @@ impl Config {
             hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
             process,
             cgroups_path: linux.cgroups_path().as_ref().map(|p| p.to_string_lossy().into_owned()),
+            cgroup_version: resources::cgroup_version(spec)?,
             limits,
             ignored,
         })
@@ -321,49 +325,6 @@ fn process(spec: &Spec, ignored: &mut Vec<String>) -> Result<Process, SpecError>
     })
 }
 
-fn limits(resources: &oci_spec::runtime::LinuxResources, ignored: &mut Vec<String>) -> Result<Limits, SpecError> {
-    let mut limits = Limits::default();
-    if let Some(memory) = resources.memory() {
-        limits.memory = memory.limit();
-        limits.memory_reservation = memory.reservation();
-        limits.memory_swap = memory.swap();
-        if memory.swappiness().is_some() || memory.disable_oom_killer().is_some() || memory.kernel().is_some() || memory.kernel_tcp().is_some() {
-            ignored.push("linux.resources.memory: swappiness, disableOOMKiller, kernel, kernelTCP".into());
-        }
-    }
-    if let Some(cpu) = resources.cpu() {
-        limits.cpu_shares = cpu.shares();
-        limits.cpu_quota = cpu.quota();
-        limits.cpu_period = cpu.period();
-        if cpu.cpus().as_ref().is_some_and(|c| !c.is_empty()) || cpu.mems().as_ref().is_some_and(|m| !m.is_empty()) {
-            return Err(invalid("linux.resources.cpu", "cpus/mems (cpuset) are not supported yet"));
-        }
-    }
-    if let Some(pids) = resources.pids() {
-        limits.pids = Some(pids.limit());
-    }
-    // Docker's rules first, so a spec without any still gets Docker's isolation; the
-    // spec's rules (`--device-cgroup-rule`, `--privileged`'s `a *:* rwm`) come after.
-    limits.devices = DeviceRule::docker_defaults();
-    for (i, rule) in resources.devices().as_deref().unwrap_or_default().iter().enumerate() {
-        let kind = match rule.typ() {
-            None | Some(LinuxDeviceType::A) => 'a',
-            Some(LinuxDeviceType::C | LinuxDeviceType::U) => 'c',
-            Some(LinuxDeviceType::B) => 'b',
-            Some(LinuxDeviceType::P) => continue,
-        };
-        let access = rule.access().clone().unwrap_or_else(|| "rwm".into());
-        if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
-            return Err(invalid(format!("linux.resources.devices[{i}]"), format!("access {access:?} is not some of rwm")));
-        }
-        limits.devices.push(DeviceRule { allow: rule.allow(), kind, major: rule.major(), minor: rule.minor(), access });
-    }
-    if resources.block_io().is_some() || resources.hugepage_limits().is_some() || resources.network().is_some() || resources.rdma().is_some() || resources.unified().is_some() {
-        ignored.push("linux.resources: blockIO, hugepageLimits, network, rdma, unified".into());
-    }
-    Ok(limits)
-}
-
 /// The sysctls a container may set: those its own namespaces isolate (runc's rule).
 fn check_sysctl(key: &str, has_network: bool) -> Result<(), &'static str> {
     const IPC: &[&str] = &["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
@@ -402,5 +363,6 @@ fn rlimit_resource(name: &str) -> Option<(rustix::process::Resource, &'static st
     table.iter().find(|(n, _)| *n == name).map(|(n, r)| (*r, *n))
 }
 
+mod resources;
 #[cfg(test)]
 mod tests;
