@@ -23,6 +23,10 @@
 //!
 //! [containers]
 //! cgroup-parent = "hostctl"               # containers' cgroups: /<parent>/<id> in each hierarchy
+//! cgroup-version = "auto"                 # auto (v1 when a v1 hierarchy has memory, as runc),
+//!                                         # v1, or v2: the unified hierarchy even on a hybrid
+//!                                         # host (device rules as a BPF program; a limit whose
+//!                                         # controller it lacks is refused)
 //!
 //! [restart]
 //! plugin = "restart"                      # the restart policy plugin
@@ -159,6 +163,13 @@ impl Default for VolumesConfig {
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ContainersSection {
     pub cgroup_parent: String,
+    #[serde(deserialize_with = "cgroup_version")]
+    pub cgroup_version: hostctl_kernel::cgroups::VersionChoice,
+}
+
+/// `auto`, `v1` or `v2`; anything else is refused with its place in the file.
+fn cgroup_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<hostctl_kernel::cgroups::VersionChoice, D::Error> {
+    String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -188,7 +199,7 @@ impl Default for RestartSection {
 
 impl Default for ContainersSection {
     fn default() -> Self {
-        ContainersSection { cgroup_parent: "hostctl".into() }
+        ContainersSection { cgroup_parent: "hostctl".into(), cgroup_version: Default::default() }
     }
 }
 
@@ -243,6 +254,16 @@ mod tests {
         assert_eq!(c.events.nats.url.as_deref(), Some("nats://127.0.0.1:4222"));
         let err = toml_file::parse::<Config>(Path::new("c.toml"), "[events.nats]\nurl = \"nats://x\"\nsubject = \"y\"\n").unwrap_err();
         assert_eq!((err.line, err.column), (3, 1));
+    }
+
+    #[test]
+    fn the_cgroup_version_is_auto_v1_or_v2() {
+        use hostctl_kernel::cgroups::VersionChoice;
+        assert_eq!(Config::default().containers.cgroup_version, VersionChoice::Auto);
+        let c: Config = toml_file::parse(Path::new("c.toml"), "[containers]\ncgroup-version = \"v2\"\n").unwrap();
+        assert_eq!(c.containers.cgroup_version, VersionChoice::V2);
+        let err = toml_file::parse::<Config>(Path::new("c.toml"), "[containers]\ncgroup-version = \"v3\"\n").unwrap_err();
+        assert_eq!(err.to_string(), "c.toml:2:18: containers.cgroup-version: cgroup version \"v3\": expected auto, v1 or v2");
     }
 
     #[test]

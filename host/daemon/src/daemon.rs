@@ -89,10 +89,16 @@ impl Daemon {
             &registry,
             NetworksConfig { default_bridge: config.networks.default_bridge.clone(), default_subnet: config.networks.default_subnet.clone() },
         ));
+        if config.containers.cgroup_version != hostctl_kernel::cgroups::VersionChoice::Auto {
+            hostctl_kernel::cgroups::Hierarchies::detect()
+                .and_then(|h| h.choose(config.containers.cgroup_version))
+                .context("config: [containers] cgroup-version")?;
+        }
         let containers = ContainerService::new(
             ContainersConfig {
                 root: root.join("containers"),
                 cgroup_parent: config.containers.cgroup_parent.clone(),
+                cgroup_version: config.containers.cgroup_version,
                 hostctl: std::env::current_exe().context("finding the hostctl binary (it runs the shims)")?,
                 netns_root: root.join("netns"),
             },

@@ -93,6 +93,8 @@ pub struct ContainersConfig {
     pub root: PathBuf,
     /// The parent of each container's cgroup, relative to each hierarchy's root.
     pub cgroup_parent: String,
+    /// The cgroup version containers are placed in (`[containers] cgroup-version`).
+    pub cgroup_version: hostctl_kernel::cgroups::VersionChoice,
     /// The `hostctl` binary that runs shims.
     pub hostctl: PathBuf,
     /// Where containers' network namespaces are kept (`<data-root>/netns`).
@@ -427,7 +429,11 @@ impl ContainerService {
                 spec::hosts_file(&record.hostname, attach::address(&record))
             };
             write_file(&bundle.hosts_file(), &hosts, &id)?;
-            let config = spec::build(&record, &mounted.rootfs, &bundle)?;
+            let mut config = spec::build(&record, &mounted.rootfs, &bundle)?;
+            if self.inner.config.cgroup_version != hostctl_kernel::cgroups::VersionChoice::Auto {
+                let annotations = config.annotations_mut().get_or_insert_with(Default::default);
+                annotations.insert(hostctl_kernel::cgroups::VERSION_ANNOTATION.into(), self.inner.config.cgroup_version.to_string());
+            }
             let json = serde_json::to_vec_pretty(&config).expect("specs serialize");
             std::fs::write(bundle.config(), json).map_err(|source| ContainerError::Io { id: id.clone(), what: "writing config.json", source })?;
             Ok::<_, ContainerError>(shim::start(&self.inner.config.hostctl, &bundle, &id).await)
