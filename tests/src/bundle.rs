@@ -57,6 +57,8 @@ pub struct TestBundle {
     dir: tempfile::TempDir,
     id: String,
     cgroup_parent: String,
+    /// The cgroup version the spec asks for.
+    cgroup_version: hostctl_kernel::cgroups::VersionChoice,
     /// What `start` reported, to clean up after a failed test.
     started: Option<Started>,
 }
@@ -73,6 +75,8 @@ pub struct SpecOptions {
     pub resources: Option<LinuxResources>,
     /// Docker's `/sys/fs/cgroup` mount.
     pub cgroup_mount: bool,
+    /// The daemon's `[containers] cgroup-version`, as the spec's annotation carries it.
+    pub cgroup_version: hostctl_kernel::cgroups::VersionChoice,
 }
 
 impl SpecOptions {
@@ -85,6 +89,7 @@ impl SpecOptions {
             host_network: false,
             resources: None,
             cgroup_mount: false,
+            cgroup_version: hostctl_kernel::cgroups::VersionChoice::Auto,
         }
     }
 }
@@ -104,7 +109,8 @@ impl TestBundle {
     pub fn new(options: SpecOptions) -> TestBundle {
         let dir = tempfile::Builder::new().prefix("hostctl-test-").tempdir().expect("a temp dir");
         let name = dir.path().file_name().expect("named").to_string_lossy().into_owned();
-        let bundle = TestBundle { id: "c1".into(), cgroup_parent: format!("/{name}"), dir, started: None };
+        let cgroup_version = options.cgroup_version;
+        let bundle = TestBundle { id: "c1".into(), cgroup_parent: format!("/{name}"), cgroup_version, dir, started: None };
         std::fs::create_dir(bundle.rootfs()).expect("rootfs dir");
         std::fs::create_dir(bundle.bundle().dir()).expect("bundle dir");
         let mut tar = Command::new("tar")
@@ -186,6 +192,9 @@ impl TestBundle {
         if let Some(user) = &options.user {
             annotations.insert("io.hostctl.user".to_string(), user.clone());
         }
+        if options.cgroup_version != hostctl_kernel::cgroups::VersionChoice::Auto {
+            annotations.insert(hostctl_kernel::cgroups::VERSION_ANNOTATION.to_string(), options.cgroup_version.to_string());
+        }
         SpecBuilder::default()
             .version("1.0.2")
             .root(RootBuilder::default().path(self.rootfs()).readonly(false).build().expect("root"))
@@ -223,7 +232,8 @@ impl TestBundle {
 
     /// The container's cgroup directory in the hierarchy holding `controller`.
     pub fn cgroup_dir(&self, controller: &str) -> PathBuf {
-        let hierarchies = hostctl_kernel::cgroups::Hierarchies::detect().expect("cgroup hierarchies");
+        let hierarchies = hostctl_kernel::cgroups::Hierarchies::detect().and_then(|h| h.choose(self.cgroup_version));
+        let hierarchies = hierarchies.expect("cgroup hierarchies");
         let cgroup = hierarchies.locate(&format!("{}/{}", self.cgroup_parent, self.id)).expect("a cgroup path");
         cgroup.dir_of(controller).unwrap_or_else(|| panic!("no {controller} hierarchy")).to_path_buf()
     }

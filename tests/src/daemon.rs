@@ -100,10 +100,12 @@ impl TestDaemon {
         // count what it left.
         let name = dir.path().file_name().expect("a temp dir has a name").to_string_lossy().into_owned();
         let cgroup_parent = name.clone();
-        let mut config = if options.config.contains("[containers]") {
-            options.config.clone()
-        } else {
-            format!("{}\n[containers]\ncgroup-parent = \"{cgroup_parent}\"\n", options.config)
+        let parent_line = format!("cgroup-parent = \"{cgroup_parent}\"\n");
+        let header = "[containers]\n";
+        let mut config = match options.config.find(header) {
+            _ if options.config.contains("cgroup-parent") => options.config.clone(),
+            Some(at) => format!("{}{parent_line}{}", &options.config[..at + header.len()], &options.config[at + header.len()..]),
+            None => format!("{}\n{header}{parent_line}", options.config),
         };
         // And a default bridge of their own (`hc-t-` and the temp dir's random suffix),
         // deleted when the test ends: the daemon keeps it, as Docker keeps docker0.
@@ -124,7 +126,12 @@ impl TestDaemon {
     /// A daemon with the bundled plugins, the default config and `busybox:latest` loaded
     /// (from Debian's busybox-static, as a `docker save` archive).
     pub fn with_busybox() -> Self {
-        let daemon = Self::start();
+        Self::with_busybox_and(Options::default())
+    }
+
+    /// [`TestDaemon::with_busybox`], started with `options`.
+    pub fn with_busybox_and(options: Options) -> Self {
+        let daemon = Self::start_with(options);
         let path = daemon.dir().join("busybox.tar");
         let archive = crate::images::docker_save(&[crate::images::busybox_image("busybox:latest")], crate::images::SaveLayout::Legacy);
         std::fs::write(&path, archive).expect("writing the busybox archive");
