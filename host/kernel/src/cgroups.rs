@@ -65,8 +65,8 @@ pub enum CgroupError {
     VersionUnavailable { version: VersionChoice, why: &'static str },
     #[error("cgroup {path:?}: not a usable cgroup path")]
     BadPath { path: String },
-    #[error("cgroup {path:?}: the {controller} controller is not available, but a limit needs it")]
-    MissingController { path: String, controller: &'static str },
+    #[error("cgroup {path:?}: the {controller} controller is not available, but a limit needs it ({file})")]
+    MissingController { path: String, controller: &'static str, file: &'static str },
     #[error("cgroup {path:?}: {limit} is a cgroup v1 setting: cgroup v2 has no file for it")]
     NotOnV2 { path: String, limit: &'static str },
     #[error("cgroup {}: {file} does not exist: {hint}", dir.display())]
@@ -323,7 +323,7 @@ impl Hierarchies {
                 Version::V2 => self.mounts.unified.as_ref().filter(|_| offered.split_whitespace().any(|c| c == controller)),
             };
             let Some(mount) = mount else {
-                return Err(CgroupError::MissingController { path: path.into(), controller });
+                return Err(CgroupError::MissingController { path: path.into(), controller, file });
             };
             // Swap accounting can be off; the root of the v1 memory hierarchy shows whether.
             if file == "memory.memsw.limit_in_bytes" && !mount.mount_point.join(file).exists() {

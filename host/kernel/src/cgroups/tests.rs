@@ -216,11 +216,11 @@ fn on_v2_a_controller_the_hierarchy_lacks_and_v1_settings_are_refused_by_name() 
     let refused = |limits: Limits| h.check("/p/c", &limits).unwrap_err().to_string();
     assert_eq!(
         refused(Limits { memory: Some(64 << 20), ..Limits::default() }),
-        "cgroup \"/p/c\": the memory controller is not available, but a limit needs it"
+        "cgroup \"/p/c\": the memory controller is not available, but a limit needs it (memory.max)"
     );
     assert_eq!(
         refused(Limits { cpuset_cpus: Some("0".into()), ..Limits::default() }),
-        "cgroup \"/p/c\": the cpuset controller is not available, but a limit needs it"
+        "cgroup \"/p/c\": the cpuset controller is not available, but a limit needs it (cpuset.cpus)"
     );
     assert_eq!(
         refused(Limits { disable_oom_killer: true, ..Limits::default() }),

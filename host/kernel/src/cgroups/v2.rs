@@ -85,7 +85,8 @@ pub(crate) fn enable_controllers(
         }
     }
     if let Some(missing) = writes.iter().find(|w| !available.contains(&w.controller)) {
-        return Err(CgroupError::MissingController { path: leaf.display().to_string(), controller: missing.controller });
+        let (path, controller, file) = (leaf.display().to_string(), missing.controller, missing.file);
+        return Err(CgroupError::MissingController { path, controller, file });
     }
     if enable.is_empty() {
         return Ok(());
