@@ -158,3 +158,22 @@ fn only_namespaced_sysctls_are_allowed() {
     assert!(check_sysctl("kernel.panic", true).is_err());
     assert!(check_sysctl("net/../kernel", true).is_err());
 }
+
+#[test]
+fn linux_seccomp_is_compiled_before_the_fork_and_a_notify_rule_is_refused_by_name() {
+    use oci_spec::runtime::{LinuxSeccompAction, LinuxSeccompBuilder, LinuxSyscallBuilder};
+    let rule = |name: &str, action| LinuxSyscallBuilder::default().names(vec![name.to_owned()]).action(action).build().unwrap();
+    let seccomp = |rules| LinuxSeccompBuilder::default().default_action(LinuxSeccompAction::ScmpActErrno).syscalls(rules).build().unwrap();
+    let mut with_filter = spec(vec![Pid, MountNs]).build().unwrap();
+    let rules = vec![rule("read", LinuxSeccompAction::ScmpActAllow), rule("not_a_syscall", LinuxSeccompAction::ScmpActAllow)];
+    with_filter.linux_mut().as_mut().unwrap().set_seccomp(Some(seccomp(rules)));
+    let config = Config::from_spec(&with_filter).unwrap();
+    assert!(!config.seccomp.as_ref().unwrap().program().is_empty());
+    assert_eq!(config.ignored, ["linux.seccomp: system calls libseccomp does not know: not_a_syscall"]);
+    assert!(Config::from_spec(&spec(vec![Pid, MountNs]).build().unwrap()).unwrap().seccomp.is_none());
+
+    let mut notify = spec(vec![Pid, MountNs]).build().unwrap();
+    notify.linux_mut().as_mut().unwrap().set_seccomp(Some(seccomp(vec![rule("mkdir", LinuxSeccompAction::ScmpActNotify)])));
+    let err = Config::from_spec(&notify).unwrap_err().to_string();
+    assert!(err.starts_with("config.json: linux.seccomp: syscalls[0].action: SCMP_ACT_NOTIFY needs a seccomp agent"), "{err}");
+}

@@ -1,0 +1,174 @@
+//! Seccomp (`seccomp(2)`, `SECCOMP_SET_MODE_FILTER`): the container's system-call filter,
+//! from the OCI spec's `linux.seccomp`. [`compile`] runs in the shim before the fork
+//! (it allocates and calls into libseccomp); the init then installs the finished
+//! classic-BPF program with one seccomp(2) call ([`Filter::install`]), which is
+//! async-signal-safe. Order as runc's: with `no_new_privs`, the last step before
+//! execve(2); without it (installing then needs `CAP_SYS_ADMIN`), before the init drops
+//! its capabilities, so the init's remaining calls pass through the filter.
+//!
+//! Every action the runtime spec names is supported except `SCMP_ACT_NOTIFY` (it needs a
+//! seccomp agent on `listenerPath`, which hostctl does not run): it is refused by name,
+//! as is the flag that only applies to it. System-call names this libseccomp does not
+//! know are skipped, as runc does (Docker's profile lists names of every architecture
+//! and of kernels newer than the library); [`Filter::skipped`] lists them.
+//!
+//! **Why libseccomp, not seccompiler.** Firecracker's `seccompiler` (0.5) is pure Rust
+//! and maintained, but it compiles one target architecture per filter and kills a
+//! process calling in through any other (`build_arch_validation_sequence`), knows only
+//! x86_64, aarch64 and riscv64, gives one filter a single match action, and has no
+//! user-notify action. Docker's default profile needs x86_64 with its `x86` and `x32`
+//! sub-architectures in one filter (including names that exist only on x86, resolved
+//! per architecture), three actions at once (ALLOW, the default ERRNO(EPERM), and
+//! ERRNO(ENOSYS) for `clone3`), and argument conditions. libseccomp does all of it, is
+//! the library runc and crun build their filters with (so a profile compiles to what it
+//! compiles to under Docker), and is in Debian's base system (`libseccomp2`; building
+//! needs `libseccomp-dev`). The `libseccomp` crate (libseccomp-rs, used by youki) binds
+//! it. Its `export_bpf` hands the program over without loading it, so the install stays
+//! ours.
+
+mod rules;
+
+use std::io::{Read, Seek};
+
+use libseccomp::{ScmpFilterContext, ScmpSyscall};
+use oci_spec::runtime::LinuxSeccomp;
+
+pub use rules::{Plan, Rule, plan};
+
+/// Why a `linux.seccomp` cannot be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeccompError {
+    /// A field asks for what hostctl does not do (`SCMP_ACT_NOTIFY`, a listener).
+    #[error("{field}: {reason}")]
+    Unsupported { field: String, reason: String },
+    /// A field's value is wrong (`errnoRet` with `SCMP_ACT_ALLOW`, argument index 6).
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// libseccomp refused a rule or the filter.
+    #[error("{field}: libseccomp: {reason}")]
+    Library { field: String, reason: String },
+}
+
+/// One classic-BPF instruction (`struct sock_filter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct Instruction {
+    pub code: u16,
+    pub jt: u8,
+    pub jf: u8,
+    pub k: u32,
+}
+
+/// A compiled filter, ready to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    program: Vec<Instruction>,
+    /// `SECCOMP_FILTER_FLAG_*`.
+    flags: u32,
+    skipped: Vec<String>,
+}
+
+impl Filter {
+    pub fn program(&self) -> &[Instruction] {
+        &self.program
+    }
+
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    /// System-call names of the spec that this libseccomp does not know (skipped).
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
+    }
+
+    /// seccomp(2) `SECCOMP_SET_MODE_FILTER` of the compiled program, on the calling
+    /// thread: one system call, no allocation (safe between fork and exec). Needs
+    /// `no_new_privs` or `CAP_SYS_ADMIN`.
+    pub fn install(&self) -> std::io::Result<()> {
+        super::sys::seccomp_set_mode_filter(&self.program, self.flags)
+    }
+}
+
+/// Compile `linux.seccomp` to a BPF program (libseccomp, then `seccomp_export_bpf`).
+pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
+    let plan = plan(seccomp)?;
+    fn library(field: &str) -> impl FnOnce(libseccomp::error::SeccompError) -> SeccompError {
+        let field = field.to_owned();
+        move |e| SeccompError::Library { field, reason: e.to_string() }
+    }
+    let mut ctx = ScmpFilterContext::new(plan.default_action).map_err(library("defaultAction"))?;
+    for (i, arch) in plan.arches.iter().enumerate() {
+        ctx.add_arch(*arch).map_err(library(&format!("architectures[{i}]")))?;
+    }
+    let mut skipped = Vec::new();
+    for rule in &plan.rules {
+        let Ok(syscall) = ScmpSyscall::from_name(&rule.name) else {
+            if !skipped.contains(&rule.name) {
+                skipped.push(rule.name.clone());
+            }
+            continue;
+        };
+        ctx.add_rule_conditional(rule.action, syscall, &rule.conditions).map_err(library(&format!("{} ({})", rule.origin, rule.name)))?;
+    }
+    let program = export(&ctx).map_err(|e| SeccompError::Library { field: "the filter".into(), reason: format!("export the program: {e}") })?;
+    Ok(Filter { program, flags: plan.flags, skipped })
+}
+
+/// The context's program, through a memfd (libseccomp 2.5 exports to a descriptor only).
+fn export(ctx: &ScmpFilterContext) -> std::io::Result<Vec<Instruction>> {
+    let memfd = rustix::fs::memfd_create(c"seccomp-bpf", rustix::fs::MemfdFlags::CLOEXEC)?;
+    ctx.export_bpf(&memfd).map_err(std::io::Error::other)?;
+    let mut file = std::fs::File::from(memfd);
+    file.rewind()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    if bytes.is_empty() || bytes.len() % 8 != 0 {
+        return Err(std::io::Error::other(format!("{} bytes is not a BPF program", bytes.len())));
+    }
+    let word = |b: &[u8]| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|b| Instruction { code: u16::from_ne_bytes([b[0], b[1]]), jt: b[2], jf: b[3], k: word(&b[4..]) })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxSeccompAction, LinuxSeccompBuilder, LinuxSyscallBuilder};
+
+    fn seccomp(default: LinuxSeccompAction, syscalls: Vec<oci_spec::runtime::LinuxSyscall>) -> LinuxSeccomp {
+        LinuxSeccompBuilder::default().default_action(default).syscalls(syscalls).build().unwrap()
+    }
+
+    fn syscall(names: &[&str], action: LinuxSeccompAction) -> oci_spec::runtime::LinuxSyscall {
+        LinuxSyscallBuilder::default().names(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).action(action).build().unwrap()
+    }
+
+    #[test]
+    fn a_filter_compiles_to_bpf_and_skips_names_it_does_not_know() {
+        let spec = seccomp(
+            LinuxSeccompAction::ScmpActErrno,
+            vec![syscall(&["read", "write", "no_such_syscall", "socketcall"], LinuxSeccompAction::ScmpActAllow)],
+        );
+        let filter = compile(&spec).unwrap();
+        assert_eq!(filter.skipped(), ["no_such_syscall"], "socketcall exists on x86: libseccomp knows it");
+        // The program starts by loading seccomp_data.arch (BPF_LD|BPF_W|BPF_ABS, offset 4)
+        // and ends with a return.
+        assert_eq!((filter.program()[0].code, filter.program()[0].k), (0x20, 4));
+        assert_eq!(filter.program().last().unwrap().code, 0x06);
+    }
+
+    #[test]
+    fn sub_architectures_are_checked_in_the_same_program() {
+        let mut spec = seccomp(LinuxSeccompAction::ScmpActErrno, vec![syscall(&["read"], LinuxSeccompAction::ScmpActAllow)]);
+        let native = compile(&spec).unwrap();
+        spec.set_architectures(Some(vec![oci_spec::runtime::Arch::ScmpArchX86, oci_spec::runtime::Arch::ScmpArchX32]));
+        let multi = compile(&spec).unwrap();
+        const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+        assert!(!native.program().iter().any(|i| i.k == AUDIT_ARCH_I386));
+        assert!(multi.program().iter().any(|i| i.k == AUDIT_ARCH_I386), "an x86 branch");
+        assert!(multi.program().len() > native.program().len());
+    }
+}
