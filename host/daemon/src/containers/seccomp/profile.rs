@@ -184,18 +184,14 @@ impl Rule {
     /// Whether Docker keeps this rule for a container with `bounding` on `host`.
     pub fn applies(&self, bounding: &[String], host: &Host) -> bool {
         let has = |cap: &String| bounding.contains(cap);
-        if let Some(ex) = &self.excludes {
-            if ex.arches.iter().any(|a| a == host.arch) || ex.caps.iter().any(has) || ex.kernel_at_least(host) == Some(true) {
-                return false;
-            }
-        }
-        if let Some(inc) = &self.includes {
+        let excluded = self.excludes.as_ref().is_some_and(|ex| {
+            ex.arches.iter().any(|a| a == host.arch) || ex.caps.iter().any(has) || ex.kernel_at_least(host) == Some(true)
+        });
+        let not_included = self.includes.as_ref().is_some_and(|inc| {
             let arch_missing = !inc.arches.is_empty() && !inc.arches.iter().any(|a| a == host.arch);
-            if arch_missing || !inc.caps.iter().all(has) || inc.kernel_at_least(host) == Some(false) {
-                return false;
-            }
-        }
-        true
+            arch_missing || !inc.caps.iter().all(has) || inc.kernel_at_least(host) == Some(false)
+        });
+        !excluded && !not_included
     }
 }
 
