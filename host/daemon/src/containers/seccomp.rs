@@ -12,7 +12,9 @@
 //! renders the profile ([`profile`]: Docker's default by default) against the spec's
 //! final bounding set; a privileged container gets no default filter (Docker's rule),
 //! but a profile it was given explicitly. [`check`] compiles a given profile at create,
-//! so what would fail at start is refused then.
+//! so what would fail at start is refused then. [`precompiled`] compiles each distinct
+//! rendered filter once per daemon, for the spec's annotation the shim then installs
+//! without compiling again (see the kernel crate's `seccomp`).
 
 pub mod profile;
 
@@ -126,9 +128,29 @@ pub fn linux_seccomp(options: &SecurityOptions, spec_bounding: &[String], privil
         Seccomp::Unconfined => return Ok(None),
         Seccomp::Default if privileged => return Ok(None),
         Seccomp::Default => Profile::docker_default(),
-        Seccomp::Profile(profile) => (**profile).clone(),
+        Seccomp::Profile(profile) => profile,
     };
     profile.render(spec_bounding, &Host::this()).map_err(|e| format!("seccomp profile: {e}"))
+}
+
+/// `seccomp` compiled, as the text of the kernel crate's `PRECOMPILED_ANNOTATION`;
+/// compiled once per distinct filter (the last few are kept, by their JSON).
+pub fn precompiled(seccomp: &LinuxSeccomp) -> Result<String, String> {
+    use std::sync::Mutex;
+    const KEPT: usize = 8;
+    static CACHE: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+    let key = serde_json::to_string(seccomp).map_err(|e| e.to_string())?;
+    if let Some((_, text)) = CACHE.lock().expect("not poisoned").iter().find(|(k, _)| *k == key) {
+        return Ok(text.clone());
+    }
+    let filter = hostctl_kernel::container::seccomp::compile(seccomp).map_err(|e| format!("seccomp profile: {e}"))?;
+    let text = filter.encode(seccomp);
+    let mut cache = CACHE.lock().expect("not poisoned");
+    if cache.len() == KEPT {
+        cache.remove(0);
+    }
+    cache.push((key, text.clone()));
+    Ok(text)
 }
 
 /// The bounding set of `spec` as `CAP_…` names.

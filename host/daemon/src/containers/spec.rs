@@ -175,6 +175,12 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
     // TODO(lead, at merge): pass HostConfig.Privileged (no default profile, as Docker).
     let privileged = false;
     let seccomp = super::seccomp::linux_seccomp(&record.security, &super::seccomp::bounding_of(&spec), privileged).map_err(|e| err(&e))?;
+    if let Some(seccomp) = &seccomp {
+        // Compiled once per distinct filter, here, rather than by every shim.
+        let program = super::seccomp::precompiled(seccomp).map_err(|e| err(&e))?;
+        let annotation = hostctl_kernel::container::seccomp::PRECOMPILED_ANNOTATION.to_owned();
+        spec.annotations_mut().get_or_insert_with(HashMap::new).insert(annotation, program);
+    }
     if let Some(linux) = spec.linux_mut() {
         linux.set_seccomp(seccomp);
     }
@@ -245,6 +251,9 @@ mod tests {
         assert_eq!(json["root"]["path"], "/r");
         assert_eq!(json["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO", "Docker's default profile");
         assert_eq!(json["linux"]["seccomp"]["architectures"][0], "SCMP_ARCH_X86_64");
+        let program = json["annotations"][hostctl_kernel::container::seccomp::PRECOMPILED_ANNOTATION].as_str().unwrap();
+        let seccomp = spec.linux().as_ref().unwrap().seccomp().as_ref().unwrap();
+        assert!(hostctl_kernel::container::seccomp::Filter::decode(program, seccomp).is_some(), "precompiled from this very filter");
     }
 
     #[test]
@@ -254,6 +263,7 @@ mod tests {
         r.security = SecurityOptions { seccomp: Seccomp::Unconfined, no_new_privileges: false };
         let json = serde_json::to_value(build(&r, Path::new("/r"), &Bundle::new("/b")).unwrap()).unwrap();
         assert!(json["linux"].get("seccomp").is_none(), "unconfined: no filter");
+        assert!(json["annotations"].get(hostctl_kernel::container::seccomp::PRECOMPILED_ANNOTATION).is_none());
         assert_eq!(json["process"]["noNewPrivileges"], false);
     }
 

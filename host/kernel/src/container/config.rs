@@ -1,7 +1,7 @@
 //! What a container's init needs, taken from an OCI runtime spec and checked before the
 //! fork, so that everything the spec gets wrong is a clear error in the shim, and the
-//! child only acts. `linux.seccomp` is compiled here, to the BPF program the init
-//! installs ([`seccomp`](super::seccomp)). What the spec asks for and hostctl does not do
+//! child only acts. `linux.seccomp` is compiled here (or taken precompiled from the
+//! daemon's annotation), to the BPF program the init installs ([`seccomp`](super::seccomp)). What the spec asks for and hostctl does not do
 //! yet is refused (user and time namespaces, hooks, a terminal, a seccomp agent) or, where ignoring it only
 //! weakens nothing the daemon relies on, listed in [`Config::ignored`] for the shim's log.
 
@@ -167,7 +167,13 @@ impl Config {
         if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()) || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()) {
             return Err(invalid("linux.uidMappings", "user namespaces are not supported yet"));
         }
-        let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose().map_err(|e| invalid("linux.seccomp", e.to_string()))?;
+        let precompiled = spec.annotations().as_ref().and_then(|a| a.get(seccomp::PRECOMPILED_ANNOTATION));
+        let seccomp = linux
+            .seccomp()
+            .as_ref()
+            .map(|s| precompiled.and_then(|text| Filter::decode(text, s)).map_or_else(|| seccomp::compile(s), Ok))
+            .transpose()
+            .map_err(|e| invalid("linux.seccomp", e.to_string()))?;
         if let Some(skipped) = seccomp.as_ref().map(Filter::skipped).filter(|s| !s.is_empty()) {
             ignored.push(format!("linux.seccomp: system calls libseccomp does not know: {}", skipped.join(", ")));
         }

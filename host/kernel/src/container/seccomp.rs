@@ -25,6 +25,13 @@
 //! needs `libseccomp-dev`). The `libseccomp` crate (libseccomp-rs, used by youki) binds
 //! it. Its `export_bpf` hands the program over without loading it, so the install stays
 //! ours.
+//!
+//! Compiling Docker's profile takes libseccomp 12 ms or more, half a container's start.
+//! So the daemon, which writes `config.json`, compiles each distinct filter once and
+//! puts the program in the annotation [`PRECOMPILED_ANNOTATION`] beside it
+//! ([`Filter::encode`]); [`Filter::decode`] takes it only if it was made from this very
+//! `linux.seccomp` (a fingerprint of its JSON; the daemon and the shim are one binary),
+//! and anything else (no annotation, another spec, runc's bundles) is compiled here.
 
 mod rules;
 
@@ -34,6 +41,9 @@ use libseccomp::{ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::LinuxSeccomp;
 
 pub use rules::{Plan, Rule, plan};
+
+/// The annotation holding the program compiled from the spec's own `linux.seccomp`.
+pub const PRECOMPILED_ANNOTATION: &str = "io.hostctl.seccomp.bpf";
 
 /// Why a `linux.seccomp` cannot be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,6 +92,38 @@ impl Filter {
         &self.skipped
     }
 
+    /// The program as text for [`PRECOMPILED_ANNOTATION`]:
+    /// `<fingerprint of source>:<flags>:<skipped,names>:<hex of the instructions>`.
+    pub fn encode(&self, source: &LinuxSeccomp) -> String {
+        let mut bytes = Vec::with_capacity(self.program.len() * 8);
+        for i in &self.program {
+            bytes.extend_from_slice(&i.code.to_le_bytes());
+            bytes.extend_from_slice(&[i.jt, i.jf]);
+            bytes.extend_from_slice(&i.k.to_le_bytes());
+        }
+        format!("{:016x}:{}:{}:{}", fingerprint(source), self.flags, self.skipped.join(","), hex::encode(bytes))
+    }
+
+    /// The filter [`Filter::encode`] wrote for `source`; `None` if the text is not one,
+    /// or was made from another `linux.seccomp`.
+    pub fn decode(text: &str, source: &LinuxSeccomp) -> Option<Filter> {
+        let mut parts = text.splitn(4, ':');
+        let (print, flags, skipped, program) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if u64::from_str_radix(print, 16).ok()? != fingerprint(source) || flags.parse::<u32>().ok()? != plan(source).ok()?.flags {
+            return None;
+        }
+        let bytes = hex::decode(program).ok()?;
+        if bytes.is_empty() || bytes.len() % 8 != 0 {
+            return None;
+        }
+        let program = bytes
+            .chunks_exact(8)
+            .map(|b| Instruction { code: u16::from_le_bytes([b[0], b[1]]), jt: b[2], jf: b[3], k: u32::from_le_bytes([b[4], b[5], b[6], b[7]]) })
+            .collect();
+        let skipped = skipped.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        Some(Filter { program, flags: flags.parse().ok()?, skipped })
+    }
+
     /// seccomp(2) `SECCOMP_SET_MODE_FILTER` of the compiled program, on the calling
     /// thread: one system call, no allocation (safe between fork and exec). Needs
     /// `no_new_privs` or `CAP_SYS_ADMIN`.
@@ -113,6 +155,15 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
     }
     let program = export(&ctx).map_err(|e| SeccompError::Library { field: "the filter".into(), reason: format!("export the program: {e}") })?;
     Ok(Filter { program, flags: plan.flags, skipped })
+}
+
+/// A fingerprint of `seccomp`'s JSON (SipHash with fixed keys: stable within one build,
+/// which is all the daemon and the shim, one binary, need).
+fn fingerprint(seccomp: &LinuxSeccomp) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    serde_json::to_string(seccomp).expect("a spec serializes").hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The context's program, through a memfd (libseccomp 2.5 exports to a descriptor only).
@@ -158,6 +209,19 @@ mod tests {
         // and ends with a return.
         assert_eq!((filter.program()[0].code, filter.program()[0].k), (0x20, 4));
         assert_eq!(filter.program().last().unwrap().code, 0x06);
+    }
+
+    #[test]
+    fn a_precompiled_program_is_taken_only_for_the_spec_it_was_made_from() {
+        let spec = seccomp(LinuxSeccompAction::ScmpActErrno, vec![syscall(&["read", "no_such_syscall"], LinuxSeccompAction::ScmpActAllow)]);
+        let filter = compile(&spec).unwrap();
+        let text = filter.encode(&spec);
+        assert_eq!(Filter::decode(&text, &spec), Some(filter));
+        let other = seccomp(LinuxSeccompAction::ScmpActErrno, vec![syscall(&["write"], LinuxSeccompAction::ScmpActAllow)]);
+        assert_eq!(Filter::decode(&text, &other), None, "made from another linux.seccomp");
+        assert_eq!(Filter::decode("garbage", &spec), None);
+        let (head, _) = text.rsplit_once(':').unwrap();
+        assert_eq!(Filter::decode(&format!("{head}:abc"), &spec), None, "not whole instructions");
     }
 
     #[test]

@@ -197,8 +197,9 @@ impl Rule {
 
 impl Profile {
     /// Docker's default profile (`default.json`, see the README beside it).
-    pub fn docker_default() -> Profile {
-        serde_json::from_str(DEFAULT_JSON).expect("default.json is a profile (tested)")
+    pub fn docker_default() -> &'static Profile {
+        static DEFAULT: std::sync::OnceLock<Profile> = std::sync::OnceLock::new();
+        DEFAULT.get_or_init(|| serde_json::from_str(DEFAULT_JSON).expect("default.json is a profile (tested)"))
     }
 
     /// The container's `linux.seccomp`: this profile for a container whose bounding set
