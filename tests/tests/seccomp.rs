@@ -76,6 +76,8 @@ fn the_default_profile_denies_keyrings_and_user_namespaces_with_eperm() {
     let bind = probe_bind(&daemon);
     assert_eq!(probe(&daemon, &bind, &[], DENIED_BY_DEFAULT), expect(DENIED_BY_DEFAULT, "EPERM"));
     assert_eq!(probe(&daemon, &bind, &as_user_1000(&[]), DENIED_BY_DEFAULT), expect(DENIED_BY_DEFAULT, "EPERM"));
+    // Past the last call the profile names: ENOSYS, as runc's stub answers (not EPERM).
+    assert_eq!(probe(&daemon, &bind, &[], &["syscall:1000"]), expect(&["syscall:1000"], "ENOSYS"));
     daemon.stop();
 }
 

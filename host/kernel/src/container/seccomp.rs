@@ -10,7 +10,9 @@
 //! seccomp agent on `listenerPath`, which hostctl does not run): it is refused by name,
 //! as is the flag that only applies to it. System-call names this libseccomp does not
 //! know are skipped, as runc does (Docker's profile lists names of every architecture
-//! and of kernels newer than the library); [`Filter::skipped`] lists them.
+//! and of kernels newer than the library); [`Filter::skipped`] lists them. As runc, the
+//! program starts with a stub that answers ENOSYS, not the default errno, for calls
+//! numbered past the last one the profile names (`enosys`).
 //!
 //! **Why libseccomp, not seccompiler.** Firecracker's `seccompiler` (0.5) is pure Rust
 //! and maintained, but it compiles one target architecture per filter and kills a
@@ -33,11 +35,12 @@
 //! `linux.seccomp` (a fingerprint of its JSON; the daemon and the shim are one binary),
 //! and anything else (no annotation, another spec, runc's bundles) is compiled here.
 
+mod enosys;
 mod rules;
 
 use std::io::{Read, Seek};
 
-use libseccomp::{ScmpFilterContext, ScmpSyscall};
+use libseccomp::{ScmpArch, ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::LinuxSeccomp;
 
 pub use rules::{Plan, Rule, plan};
@@ -153,7 +156,12 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
         };
         ctx.add_rule_conditional(rule.action, syscall, &rule.conditions).map_err(library(&format!("{} ({})", rule.origin, rule.name)))?;
     }
-    let program = export(&ctx).map_err(|e| SeccompError::Library { field: "the filter".into(), reason: format!("export the program: {e}") })?;
+    let exported = export(&ctx).map_err(|e| SeccompError::Library { field: "the filter".into(), reason: format!("export the program: {e}") })?;
+    let native = ScmpArch::native();
+    let arches: Vec<ScmpArch> = std::iter::once(native).chain(plan.arches.iter().copied().filter(|a| *a != native)).collect();
+    let names = seccomp.syscalls().iter().flatten().flat_map(|s| s.names().iter().map(String::as_str));
+    let mut program = enosys::stub(&enosys::sections(plan.default_action, &arches, names));
+    program.extend(exported);
     Ok(Filter { program, flags: plan.flags, skipped })
 }
 
