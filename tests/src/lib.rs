@@ -16,6 +16,8 @@
 //! - [`nats`]: a real `nats-server` per test on a free loopback port, and blocking
 //!   subscriptions to read what the daemon publishes there.
 //! - [`conformance`]: the storage-driver conformance suite.
+//! - [`syscall_probe`]: a static C probe, bound into containers, that prints the errno
+//!   of the system calls a seccomp filter should allow or deny.
 
 pub mod bundle;
 pub mod conformance;
@@ -24,4 +26,5 @@ pub mod images;
 pub mod kernel;
 pub mod nats;
 pub mod plugins;
+pub mod syscall_probe;
 pub mod watch;

@@ -233,6 +233,10 @@ pub struct HostConfig {
     /// Volumes and host directories: `name:/path[:ro]`, `/host/dir:/path[:ro]` (`-v`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binds: Vec<String>,
+    /// Docker's `--security-opt` strings: `seccomp=unconfined|builtin|<profile JSON>`,
+    /// `no-new-privileges[=true|false]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
 }
 
 /// Where a container port is published on the host.

@@ -7,11 +7,14 @@
 //! `--debug`); [`Command`] is the verb, one module per verb under [`commands`], each
 //! holding its clap struct and its handler. [`output`] formats sizes, times and tables as
 //! Docker's CLI does; [`progress`] renders streamed progress on a terminal;
-//! [`spec_file`] reads `run -f spec.toml`; [`template`] is `inspect -f`.
+//! [`spec_file`] reads `run -f spec.toml`; [`security_opt`] turns `--security-opt
+//! seccomp=FILE` into the profile's JSON, as Docker's CLI sends it; [`template`] is
+//! `inspect -f`.
 
 pub mod commands;
 pub mod output;
 pub mod progress;
+pub mod security_opt;
 pub mod spec_file;
 pub mod template;
 

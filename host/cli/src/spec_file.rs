@@ -18,6 +18,7 @@
 //! ports = ["8080:80"]                       # -p
 //! restart = "on-failure:3"                  # no, always, unless-stopped, on-failure[:N]
 //! volumes = ["data:/data", "/srv/www:/www:ro"] # -v
+//! security-opt = ["seccomp=profile.json"]   # --security-opt (a relative profile is beside this file)
 //! [resources]
 //! memory = "64m"
 //! cpus = 0.5
@@ -139,6 +140,7 @@ pub struct SpecFile {
     pub restart: Option<Spanned<String>>,
     pub volumes: Option<Vec<Spanned<String>>>,
     pub ports: Option<Vec<Spanned<String>>>,
+    pub security_opt: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub resources: Resources,
 }
@@ -198,6 +200,10 @@ pub fn read(path: &Path) -> Result<Spec, TomlError> {
             return Err(at(volume.span(), "volumes", format!("{text:?}: expected NAME:/path[:ro] or /host/dir:/path[:ro]")));
         }
         create.host_config.binds.push(text.clone());
+    }
+    for opt in file.security_opt.unwrap_or_default() {
+        let resolved = crate::security_opt::resolve(opt.get_ref(), path.parent()).map_err(|e| at(opt.span(), "security-opt", e))?;
+        create.host_config.security_opt.push(resolved);
     }
     if let Some(restart) = file.restart {
         let policy = hostctl_api::types::RestartPolicy::parse(restart.get_ref());
@@ -266,6 +272,18 @@ mod tests {
             "web.toml:4:1: resources.memroy: unknown key, expected one of memory, cpus, pids-limit"
         );
         assert!(error("colour = 1\n").starts_with("web.toml:1:1: colour: unknown key, expected one of name, image, command,"));
+    }
+
+    #[test]
+    fn security_opt_reads_a_profile_beside_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.json"), "{ \"defaultAction\": \"SCMP_ACT_ALLOW\" }").unwrap();
+        let path = dir.path().join("web.toml");
+        std::fs::write(&path, "security-opt = [\"seccomp=p.json\", \"no-new-privileges=false\"]\n").unwrap();
+        let spec = read(&path).unwrap();
+        assert_eq!(spec.create.host_config.security_opt, [r#"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#, "no-new-privileges=false"]);
+        let err = TomlError { path: "web.toml".into(), ..parse("security-opt = [\"seccomp=missing.json\"]\n").unwrap_err() }.to_string();
+        assert!(err.starts_with("web.toml:1:17: security-opt: --security-opt seccomp=missing.json: reading the profile"), "{err}");
     }
 
     #[test]

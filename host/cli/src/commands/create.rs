@@ -61,6 +61,9 @@ pub struct ContainerFlags {
     /// Restart policy: no, always, unless-stopped, on-failure[:max-retries]
     #[arg(long)]
     pub restart: Option<String>,
+    /// Security options: seccomp=unconfined|builtin|PROFILE.json, no-new-privileges[=false]
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
     /// Print usage
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -137,6 +140,8 @@ impl ContainerFlags {
         if let Some(r) = &self.restart {
             create.host_config.restart_policy = Some(hostctl_api::types::RestartPolicy::parse(r));
         }
+        let flagged = self.security_opt.iter().map(|o| crate::security_opt::resolve(o, None)).collect::<Result<Vec<_>, _>>().map_err(invalid)?;
+        create.host_config.security_opt = crate::security_opt::merge(std::mem::take(&mut create.host_config.security_opt), &flagged);
         create.host_config.auto_remove = self.rm || spec.rm.unwrap_or(false);
         Ok(Request { name: self.name.clone().or(spec.name), create, detach: spec.detach })
     }

@@ -85,6 +85,8 @@ impl ContainerService {
                 "RestartPolicy": r.host_config.restart_policy.clone().unwrap_or(RestartPolicy { name: "no".into(), maximum_retry_count: 0 }),
                 // The -v strings as written; null without any, as Docker's.
                 "Binds": (!r.host_config.binds.is_empty()).then_some(&r.host_config.binds),
+                // The --security-opt strings as sent (a profile as its JSON); null without any.
+                "SecurityOpt": (!r.host_config.security_opt.is_empty()).then_some(&r.host_config.security_opt),
             },
             "CgroupPath": r.cgroup_path,
             "ShimPid": s.shim_pid,

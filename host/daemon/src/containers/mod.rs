@@ -31,6 +31,7 @@ mod names;
 pub mod records;
 mod resources;
 mod restart;
+pub mod seccomp;
 mod shim;
 pub mod signals;
 pub mod spec;
@@ -270,6 +271,8 @@ impl ContainerService {
             attach::Bind::parse(bind).map_err(ContainerError::Invalid)?;
         }
         resources::check(&request.host_config, resources::host_cpus()).map_err(ContainerError::Invalid)?;
+        let security = seccomp::SecurityOptions::parse(&request.host_config.security_opt).map_err(ContainerError::Invalid)?;
+        seccomp::check(&security).map_err(ContainerError::Invalid)?;
         let images = self.inner.images.clone();
         let image_name = request.image.clone();
         let (image, image_config) = tokio::task::spawn_blocking(move || {
@@ -326,6 +329,7 @@ impl ContainerService {
             endpoints: Vec::new(),
             mounts: Vec::new(),
             mount_points: Vec::new(),
+            security,
         };
         self.validate_restart(&record).await?;
         if !record.working_dir.is_empty() && !record.working_dir.starts_with('/') {

@@ -116,4 +116,7 @@ pub struct ContainerRecord {
     /// every state, for inspect.
     #[serde(default)]
     pub mount_points: Vec<super::attach::MountPoint>,
+    /// Its seccomp profile and no_new_privs, parsed from `HostConfig.SecurityOpt` at create.
+    #[serde(default)]
+    pub security: super::seccomp::SecurityOptions,
 }

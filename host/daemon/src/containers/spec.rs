@@ -1,7 +1,7 @@
 //! The OCI runtime spec (`config.json`) of a container: what the shim runs. It is the
 //! internal description of a container, so a bundle the daemon writes is one runc would
 //! accept. Docker's defaults throughout: its mounts, masked and read-only paths, and
-//! capability set; new pid, mount, uts, ipc and (unless `--network host`) network
+//! capability set, seccomp profile ([`super::seccomp`]) and `no_new_privs`; new pid, mount, uts, ipc and (unless `--network host`) network
 //! namespaces; the container's cgroup limits.
 
 use std::collections::HashMap;
@@ -62,7 +62,7 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
                 .build()
                 .map_err(|e| err(&e))?,
         )
-        .no_new_privileges(true)
+        .no_new_privileges(record.security.no_new_privileges)
         .build()
         .map_err(|e| err(&e))?;
 
@@ -161,7 +161,7 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
     if !record.user.is_empty() {
         annotations.insert(USER_ANNOTATION.to_owned(), record.user.clone());
     }
-    SpecBuilder::default()
+    let mut spec = SpecBuilder::default()
         .version("1.0.2")
         .root(RootBuilder::default().path(rootfs).readonly(false).build().map_err(|e| err(&e))?)
         .process(process)
@@ -170,7 +170,21 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
         .linux(linux)
         .annotations(annotations)
         .build()
-        .map_err(|e| err(&e))
+        .map_err(|e| err(&e))?;
+    // Docker's default profile (or the container's own) for the final bounding set.
+    // TODO(lead, at merge): pass HostConfig.Privileged (no default profile, as Docker).
+    let privileged = false;
+    let seccomp = super::seccomp::linux_seccomp(&record.security, &super::seccomp::bounding_of(&spec), privileged).map_err(|e| err(&e))?;
+    if let Some(seccomp) = &seccomp {
+        // Compiled once per distinct filter, here, rather than by every shim.
+        let program = super::seccomp::precompiled(seccomp).map_err(|e| err(&e))?;
+        let annotation = hostctl_kernel::container::seccomp::PRECOMPILED_ANNOTATION.to_owned();
+        spec.annotations_mut().get_or_insert_with(HashMap::new).insert(annotation, program);
+    }
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_seccomp(seccomp);
+    }
+    Ok(spec)
 }
 
 /// `/etc/hosts` for a container of its own network namespace, as Docker writes it: the
@@ -214,6 +228,7 @@ mod tests {
             endpoints: Vec::new(),
             mounts: Vec::new(),
             mount_points: Vec::new(),
+            security: Default::default(),
         }
     }
 
@@ -234,6 +249,22 @@ mod tests {
         assert_eq!(json["process"]["capabilities"]["bounding"].as_array().unwrap().len(), DEFAULT_CAPABILITIES.len());
         assert_eq!(json["process"]["capabilities"]["inheritable"].as_array().unwrap().len(), 0, "CVE-2022-24769");
         assert_eq!(json["root"]["path"], "/r");
+        assert_eq!(json["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO", "Docker's default profile");
+        assert_eq!(json["linux"]["seccomp"]["architectures"][0], "SCMP_ARCH_X86_64");
+        let program = json["annotations"][hostctl_kernel::container::seccomp::PRECOMPILED_ANNOTATION].as_str().unwrap();
+        let seccomp = spec.linux().as_ref().unwrap().seccomp().as_ref().unwrap();
+        assert!(hostctl_kernel::container::seccomp::Filter::decode(program, seccomp).is_some(), "precompiled from this very filter");
+    }
+
+    #[test]
+    fn security_options_reach_the_spec() {
+        use super::super::seccomp::{Seccomp, SecurityOptions};
+        let mut r = record(HostConfig::default());
+        r.security = SecurityOptions { seccomp: Seccomp::Unconfined, no_new_privileges: false };
+        let json = serde_json::to_value(build(&r, Path::new("/r"), &Bundle::new("/b")).unwrap()).unwrap();
+        assert!(json["linux"].get("seccomp").is_none(), "unconfined: no filter");
+        assert!(json["annotations"].get(hostctl_kernel::container::seccomp::PRECOMPILED_ANNOTATION).is_none());
+        assert_eq!(json["process"]["noNewPrivileges"], false);
     }
 
     #[test]

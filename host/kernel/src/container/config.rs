@@ -1,7 +1,8 @@
 //! What a container's init needs, taken from an OCI runtime spec and checked before the
 //! fork, so that everything the spec gets wrong is a clear error in the shim, and the
-//! child only acts. What the spec asks for and hostctl does not do yet is refused
-//! (user and time namespaces, seccomp, hooks, a terminal) or, where ignoring it only
+//! child only acts. `linux.seccomp` is compiled here (or taken precompiled from the
+//! daemon's annotation), to the BPF program the init installs ([`seccomp`](super::seccomp)). What the spec asks for and hostctl does not do
+//! yet is refused (user and time namespaces, hooks, a terminal, a seccomp agent) or, where ignoring it only
 //! weakens nothing the daemon relies on, listed in [`Config::ignored`] for the shim's log.
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
 use super::capabilities::CapSets;
 use super::devices::{self, Device, DeviceKind};
 use super::mounts::{self, MountOp};
+use super::seccomp::{self, Filter};
 use super::user::UserRequest;
 use crate::cgroups::{DeviceRule, Limits, VersionChoice, devices::Effective};
 
@@ -127,6 +129,8 @@ pub struct Config {
     /// The cgroup version to place the container in ([`crate::cgroups::VERSION_ANNOTATION`]).
     pub cgroup_version: VersionChoice,
     pub limits: Limits,
+    /// The compiled `linux.seccomp`, if any.
+    pub seccomp: Option<Filter>,
     /// Settings of the spec that are not applied (for the shim's log).
     pub ignored: Vec<String>,
 }
@@ -165,8 +169,15 @@ impl Config {
         if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()) || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()) {
             return Err(invalid("linux.uidMappings", "user namespaces are not supported yet"));
         }
-        if linux.seccomp().is_some() {
-            return Err(invalid("linux.seccomp", "seccomp filters are not supported yet"));
+        let precompiled = spec.annotations().as_ref().and_then(|a| a.get(seccomp::PRECOMPILED_ANNOTATION));
+        let seccomp = linux
+            .seccomp()
+            .as_ref()
+            .map(|s| precompiled.and_then(|text| Filter::decode(text, s)).map_or_else(|| seccomp::compile(s), Ok))
+            .transpose()
+            .map_err(|e| invalid("linux.seccomp", e.to_string()))?;
+        if let Some(skipped) = seccomp.as_ref().map(Filter::skipped).filter(|s| !s.is_empty()) {
+            ignored.push(format!("linux.seccomp: system calls libseccomp does not know: {}", skipped.join(", ")));
         }
 
         let mut new_pid_namespace = false;
@@ -263,6 +274,7 @@ impl Config {
             cgroups_path: linux.cgroups_path().as_ref().map(|p| p.to_string_lossy().into_owned()),
             cgroup_version: resources::cgroup_version(spec)?,
             limits,
+            seccomp,
             ignored,
         })
     }

@@ -1,12 +1,14 @@
 //! The init's last step: find the command in the container's `PATH` and execve(2) it,
 //! or explain why not with Docker's words and exit codes: 127 when the command is not
 //! there (`exec: "nosuch": executable file not found in $PATH`), 126 when it cannot be
-//! run (`permission denied`), 125 for anything else.
+//! run (`permission denied`), 125 for anything else. With `no_new_privs`, the seccomp
+//! filter is installed here, just before execve(2), as runc does.
 
 use std::ffi::CString;
 use std::io;
 
 use super::StartFailure;
+use super::seccomp::Filter;
 use super::sys;
 
 /// Find `cmd` as Go's `exec.LookPath` does (which is what runc uses): a name with a `/`
@@ -65,8 +67,10 @@ pub fn errno_text(err: &io::Error) -> String {
 
 /// Execute `args` with `env`, `args[0]` looked up in `path_env`. Returns only on failure.
 /// Signal dispositions are reset and every descriptor above stderr is marked
-/// close-on-exec first, so the error pipe closes exactly when the exec succeeds.
-pub fn exec(args: &[String], env: &[String], path_env: &str) -> StartFailure {
+/// close-on-exec first, so the error pipe closes exactly when the exec succeeds; then
+/// `seccomp`, if given, is installed, the last step before execve(2) (so the filter
+/// need allow only execve, and the report of a failure).
+pub fn exec(args: &[String], env: &[String], path_env: &str, seccomp: Option<&Filter>) -> StartFailure {
     let path = match look_path(&args[0], path_env) {
         Ok(path) => path,
         Err(failure) => return failure,
@@ -78,6 +82,9 @@ pub fn exec(args: &[String], env: &[String], path_env: &str) -> StartFailure {
     sys::reset_signals();
     if let Err(e) = sys::cloexec_from(3).and_then(|()| sys::set_parent_death_signal(0)) {
         return StartFailure::new(125, format!("container init: prepare exec: {}", errno_text(&e)));
+    }
+    if let Some(Err(e)) = seccomp.map(Filter::install) {
+        return StartFailure::new(125, format!("container init: install the seccomp filter: {}", errno_text(&e)));
     }
     let err = sys::execve(&cpath, &argv, &envp);
     StartFailure::new(exit_code_for(&err), format!("exec {path}: {}", errno_text(&err)))

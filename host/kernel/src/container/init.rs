@@ -96,6 +96,16 @@ fn init(config: &Config, stdio: Stdio, cgroup: Option<&JoinHandles>) -> Result<I
     drop(root);
 
     let user = resolve_user(config)?;
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: install it now,
+    // while the init still has it (runc's order); the init's last calls pass through it.
+    // With no_new_privs it is installed just before execve, by `exec`.
+    let (early, late) = match &config.seccomp {
+        Some(filter) if process.no_new_privileges => (None, Some(filter)),
+        other => (other.as_ref(), None),
+    };
+    if let Some(filter) = early {
+        step("install the seccomp filter", filter.install())?;
+    }
     let available = sys::bounding_set();
     let caps = process.capabilities.within(available);
     step("drop capabilities from the bounding set", caps.apply_bounding(available))?;
@@ -110,7 +120,7 @@ fn init(config: &Config, stdio: Stdio, cgroup: Option<&JoinHandles>) -> Result<I
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user.home));
     }
-    Err(exec::exec(&process.args, &env, process.path_env()))
+    Err(exec::exec(&process.args, &env, process.path_env(), late))
 }
 
 /// stdin, stdout and stderr onto 0, 1 and 2 (dup2 clears close-on-exec on the copies).

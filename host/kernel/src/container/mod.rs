@@ -18,10 +18,12 @@
 //! 5. sysctls, masked paths, read-only paths, a read-only `/` if asked, hostname,
 //!    `oom_score_adj`, rlimits (clamped to the hard limit), the working directory
 //!    (created if missing);
-//! 6. resolve the user inside the container ([`user`]), drop the bounding set, switch
-//!    user keeping capabilities, capset ([`capabilities`]), `PR_SET_NO_NEW_PRIVS`;
+//! 6. resolve the user inside the container ([`user`]); without `no_new_privs`, install
+//!    the seccomp filter ([`seccomp`], compiled before the fork); drop the bounding set,
+//!    switch user keeping capabilities, capset ([`capabilities`]), `PR_SET_NO_NEW_PRIVS`;
 //! 7. look the command up in the container's `PATH` and execve it ([`exec`]), after
-//!    resetting signal dispositions and marking every descriptor above 2 close-on-exec.
+//!    resetting signal dispositions, marking every descriptor above 2 close-on-exec and,
+//!    with `no_new_privs`, installing the seccomp filter.
 //!
 //! Every kernel call goes through rustix or the thin layer in [`sys`].
 
@@ -32,6 +34,7 @@ pub mod exec;
 mod init;
 pub mod mounts;
 pub mod rootfs;
+pub mod seccomp;
 pub mod sys;
 pub mod user;
 

@@ -143,6 +143,20 @@ pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
     io::Error::last_os_error()
 }
 
+/// seccomp(2) `SECCOMP_SET_MODE_FILTER`: install `program` (classic BPF) on the calling
+/// thread with `flags` (`SECCOMP_FILTER_FLAG_*`). One system call, no allocation.
+pub fn seccomp_set_mode_filter(program: &[super::seccomp::Instruction], flags: u32) -> io::Result<()> {
+    let len = u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
+    let fprog = libc::sock_fprog { len, filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut() };
+    // SAFETY: `Instruction` is `#[repr(C)]` with the fields of `struct sock_filter` in
+    // its order, so `program` is an array of `len` sock_filters; the kernel copies it
+    // during the call and never writes through the pointer. `fprog` outlives the call.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, libc::c_ulong::from(flags), &fprog as *const libc::sock_fprog)
+    };
+    if ret == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
 /// fork(2). `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
 ///
 /// # Safety

@@ -158,3 +158,44 @@ fn only_namespaced_sysctls_are_allowed() {
     assert!(check_sysctl("kernel.panic", true).is_err());
     assert!(check_sysctl("net/../kernel", true).is_err());
 }
+
+#[test]
+fn linux_seccomp_is_compiled_before_the_fork_and_a_notify_rule_is_refused_by_name() {
+    use oci_spec::runtime::{LinuxSeccompAction, LinuxSeccompBuilder, LinuxSyscallBuilder};
+    let rule = |name: &str, action| LinuxSyscallBuilder::default().names(vec![name.to_owned()]).action(action).build().unwrap();
+    let seccomp = |rules| LinuxSeccompBuilder::default().default_action(LinuxSeccompAction::ScmpActErrno).syscalls(rules).build().unwrap();
+    let mut with_filter = spec(vec![Pid, MountNs]).build().unwrap();
+    let rules = vec![rule("read", LinuxSeccompAction::ScmpActAllow), rule("not_a_syscall", LinuxSeccompAction::ScmpActAllow)];
+    with_filter.linux_mut().as_mut().unwrap().set_seccomp(Some(seccomp(rules)));
+    let config = Config::from_spec(&with_filter).unwrap();
+    assert!(!config.seccomp.as_ref().unwrap().program().is_empty());
+    assert_eq!(config.ignored, ["linux.seccomp: system calls libseccomp does not know: not_a_syscall"]);
+    assert!(Config::from_spec(&spec(vec![Pid, MountNs]).build().unwrap()).unwrap().seccomp.is_none());
+
+    let mut notify = spec(vec![Pid, MountNs]).build().unwrap();
+    notify.linux_mut().as_mut().unwrap().set_seccomp(Some(seccomp(vec![rule("mkdir", LinuxSeccompAction::ScmpActNotify)])));
+    let err = Config::from_spec(&notify).unwrap_err().to_string();
+    assert!(err.starts_with("config.json: linux.seccomp: syscalls[0].action: SCMP_ACT_NOTIFY needs a seccomp agent"), "{err}");
+}
+
+#[test]
+fn the_daemons_precompiled_program_is_used_when_it_was_made_from_this_spec() {
+    use oci_spec::runtime::{LinuxSeccompAction, LinuxSeccompBuilder, LinuxSyscallBuilder};
+    let seccomp = |name: &str| {
+        let rule = LinuxSyscallBuilder::default().names(vec![name.to_owned()]).action(LinuxSeccompAction::ScmpActAllow).build().unwrap();
+        LinuxSeccompBuilder::default().default_action(LinuxSeccompAction::ScmpActErrno).syscalls(vec![rule]).build().unwrap()
+    };
+    let (theirs, ours) = (seccomp("write"), seccomp("read"));
+    // A program compiled from another spec, labelled as made from ours: taken as is,
+    // which shows the shim does not compile when the daemon did.
+    let program = seccomp::compile(&theirs).unwrap();
+    let mut annotated = spec(vec![Pid, MountNs]).build().unwrap();
+    annotated.linux_mut().as_mut().unwrap().set_seccomp(Some(ours.clone()));
+    let annotations = [(seccomp::PRECOMPILED_ANNOTATION.to_owned(), program.encode(&ours))].into_iter().collect();
+    annotated.set_annotations(Some(annotations));
+    assert_eq!(Config::from_spec(&annotated).unwrap().seccomp, Some(program.clone()));
+    // Made from another linux.seccomp: compiled again.
+    let stale = [(seccomp::PRECOMPILED_ANNOTATION.to_owned(), program.encode(&theirs))].into_iter().collect();
+    annotated.set_annotations(Some(stale));
+    assert_eq!(Config::from_spec(&annotated).unwrap().seccomp, Some(seccomp::compile(&ours).unwrap()));
+}
