@@ -16,6 +16,8 @@
 //!   reads streamed newline-delimited JSON.
 //! - [`volumes`]: Docker's `Volume` documents and the client's volume calls.
 //! - [`units`]: Docker's sizes and durations, parsed and shown as go-units does.
+//! - [`options`]: Docker's syntax for `--device`, `--ulimit`, capability names and
+//!   `--memory-swap`, shared by the CLI's flags and `run -f` files.
 //! - [`toml_file`]: TOML parsing whose errors name `file:line:col` and the key, used for
 //!   the daemon's config, plugin manifests and container specs.
 
@@ -25,6 +27,7 @@ pub mod error;
 pub mod events;
 pub mod lines;
 pub mod networks;
+pub mod options;
 pub mod toml_file;
 pub mod types;
 pub mod units;

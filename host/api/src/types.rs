@@ -237,6 +237,78 @@ pub struct HostConfig {
     /// `no-new-privileges[=true|false]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_opt: Vec<String>,
+    /// Capabilities added to Docker's default set (`NET_ADMIN` or `CAP_NET_ADMIN`, any
+    /// case, or `ALL`); null when none were asked for, as Docker's.
+    #[serde(default)]
+    pub cap_add: Option<Vec<String>>,
+    /// Capabilities dropped from it (`ALL` drops every one, then `CapAdd` adds).
+    #[serde(default)]
+    pub cap_drop: Option<Vec<String>>,
+    /// Every capability of the host's bounding set, every host device, writable `/sys`
+    /// and `/proc`, no masked or read-only paths (`--privileged`).
+    #[serde(default)]
+    pub privileged: bool,
+    /// Mount the container's root filesystem read-only (`--read-only`).
+    #[serde(default)]
+    pub readonly_rootfs: bool,
+    /// Host devices made in the container (`--device`).
+    #[serde(default)]
+    pub devices: Vec<DeviceMapping>,
+    /// Resource limits of the container's process (`--ulimit`).
+    #[serde(default)]
+    pub ulimits: Vec<Ulimit>,
+    /// Relative CPU weight (`--cpu-shares`); 0 is the kernel's default.
+    #[serde(default)]
+    pub cpu_shares: i64,
+    /// Microseconds of CPU time per period (`--cpu-quota`); 0 is unset, -1 unlimited.
+    #[serde(default)]
+    pub cpu_quota: i64,
+    /// The CFS period in microseconds (`--cpu-period`); 0 is the kernel's default.
+    #[serde(default)]
+    pub cpu_period: i64,
+    /// CPUs the container may run on (`--cpuset-cpus`, e.g. `0-3`, `0,1`); "" is all.
+    #[serde(default)]
+    pub cpuset_cpus: String,
+    /// Memory nodes it may allocate from (`--cpuset-mems`); "" is all.
+    #[serde(default)]
+    pub cpuset_mems: String,
+    /// Memory plus swap, bytes (`--memory-swap`); -1 is unlimited swap, 0 (with a
+    /// memory limit) twice the memory limit.
+    #[serde(default)]
+    pub memory_swap: i64,
+    /// Memory soft limit, bytes (`--memory-reservation`); 0 is none.
+    #[serde(default)]
+    pub memory_reservation: i64,
+    /// Size of `/dev/shm`, bytes (`--shm-size`); 0 is Docker's 64 MiB.
+    #[serde(default)]
+    pub shm_size: i64,
+    /// Run an init (tini, as Docker's docker-init) as PID 1 that reaps zombies and
+    /// forwards signals to the command (`--init`); absent unless asked, as Docker's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
+}
+
+/// A host device made in a container (Docker's `DeviceMapping`, `--device`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    /// Where the node is made in the container; the host path when empty.
+    #[serde(default)]
+    pub path_in_container: String,
+    /// Some of `r`, `w`, `m` (read, write, mknod), for the device cgroup.
+    #[serde(default)]
+    pub cgroup_permissions: String,
+}
+
+/// A resource limit of the container's process (Docker's `Ulimit`, `--ulimit`): `nofile`,
+/// `nproc`, `core`, …; -1 is unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
 }
 
 /// Where a container port is published on the host.
