@@ -55,6 +55,23 @@ pub fn mask_of<'a>(names: impl IntoIterator<Item = &'a str>) -> (u64, Vec<String
     (mask, unknown)
 }
 
+/// The name of every capability this build knows (`CAP_CHOWN`, …), by number.
+pub fn known() -> Vec<String> {
+    names_in(u64::MAX)
+}
+
+/// The names of the capabilities in `mask` that this build knows, by number.
+pub fn names_in(mask: u64) -> Vec<String> {
+    let mut caps: Vec<caps::Capability> = caps::all().into_iter().filter(|c| mask & c.bitmask() != 0).collect();
+    caps.sort_by_key(caps::Capability::index);
+    caps.iter().map(ToString::to_string).collect()
+}
+
+/// The calling thread's bounding set: the capabilities a container can be given here.
+pub fn bounding_set() -> u64 {
+    sys::bounding_set()
+}
+
 impl CapSets {
     /// From the spec (no capabilities object: every set empty).
     pub fn from_oci(caps: Option<&LinuxCapabilities>) -> (CapSets, Vec<String>) {
@@ -150,6 +167,15 @@ mod tests {
         assert_eq!((sets.inheritable, sets.ambient), (0, 0));
         let without_sys_resource = !(1u64 << 24);
         assert_eq!(sets.within(without_sys_resource).permitted, 1);
+    }
+
+    #[test]
+    fn names_come_back_by_number() {
+        assert_eq!(names_in(1 << 0 | 1 << 12 | 1 << 40), ["CAP_CHOWN", "CAP_NET_ADMIN", "CAP_CHECKPOINT_RESTORE"]);
+        assert_eq!(mask_of(names_in(0x00000000a80425fb).iter().map(String::as_str)).0, 0x00000000a80425fb);
+        let known = known();
+        assert!(known.len() >= 41 && known.contains(&"CAP_SYS_RESOURCE".to_owned()), "{known:?}");
+        assert!(bounding_set() & 1 != 0, "this process holds CAP_CHOWN in its bounding set");
     }
 
     #[test]

@@ -240,19 +240,12 @@ impl Config {
             check_sysctl(key, has_network).map_err(|reason| invalid(format!("linux.sysctl {key}"), reason))?;
         }
 
-        let mut limits = match linux.resources() {
+        // The spec's own device nodes are usable only as its device rules allow (as runc:
+        // `--device /dev/fuse:/dev/fuse:r` must not be writable).
+        let limits = match linux.resources() {
             Some(resources) => resources::limits(resources)?,
             None => Limits { devices: DeviceRule::docker_defaults(), ..Limits::default() },
         };
-        // The spec's own device nodes may be used (as runc allows them).
-        for device in devices.iter().skip(devices::defaults().len()) {
-            let kind = match device.kind {
-                DeviceKind::Char => 'c',
-                DeviceKind::Block => 'b',
-                DeviceKind::Fifo => continue,
-            };
-            limits.devices.push(DeviceRule::allow(kind, Some(device.major.into()), Some(device.minor.into()), "rwm"));
-        }
         Effective::of(&limits.devices).map_err(|e| invalid("linux.resources.devices", e.to_string()))?;
         if linux.rootfs_propagation().is_some() {
             ignored.push("linux.rootfsPropagation (the rootfs is always private)".into());

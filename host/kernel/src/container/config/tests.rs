@@ -101,7 +101,7 @@ fn the_daemons_spec_translates() {
 }
 
 #[test]
-fn device_rules_start_from_dockers_and_allow_the_specs_own_nodes() {
+fn device_rules_start_from_dockers_and_follow_the_specs_own() {
     let mut spec = spec(vec![Pid, MountNs]).build().unwrap();
     let linux = spec.linux_mut().as_mut().unwrap();
     linux.set_devices(Some(vec![oci_spec::runtime::LinuxDeviceBuilder::default()
@@ -117,7 +117,7 @@ fn device_rules_start_from_dockers_and_allow_the_specs_own_nodes() {
     let lines: Vec<String> = config.limits.devices.iter().map(|r| r.line()).collect();
     assert_eq!(lines[0], "a *:* rwm");
     assert!(!config.limits.devices[0].allow);
-    assert_eq!(&lines[lines.len() - 2..], ["b 7:* r", "c 10:229 rwm"]);
+    assert_eq!(lines.last().unwrap(), "b 7:* r", "a spec's node gets no rule of its own: {lines:?}");
     assert_eq!(config.devices.last().unwrap().path, "dev/fuse");
 }
 
