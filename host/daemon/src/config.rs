@@ -27,6 +27,8 @@
 //!                                         # v1, or v2: the unified hierarchy even on a hybrid
 //!                                         # host (device rules as a BPF program; a limit whose
 //!                                         # controller it lacks is refused)
+//! init-path = "/usr/bin/tini-static"      # the static init `--init` binds at /sbin/docker-init
+//!                                         # (Debian's tini; Docker's docker-init is tini too)
 //!
 //! [restart]
 //! plugin = "restart"                      # the restart policy plugin
@@ -165,6 +167,8 @@ pub struct ContainersSection {
     pub cgroup_parent: String,
     #[serde(deserialize_with = "cgroup_version")]
     pub cgroup_version: hostctl_kernel::cgroups::VersionChoice,
+    /// The init `--init` runs as PID 1: a static binary, as it runs in any image.
+    pub init_path: PathBuf,
 }
 
 /// `auto`, `v1` or `v2`; anything else is refused with its place in the file.
@@ -199,7 +203,7 @@ impl Default for RestartSection {
 
 impl Default for ContainersSection {
     fn default() -> Self {
-        ContainersSection { cgroup_parent: "hostctl".into(), cgroup_version: Default::default() }
+        ContainersSection { cgroup_parent: "hostctl".into(), cgroup_version: Default::default(), init_path: "/usr/bin/tini-static".into() }
     }
 }
 
@@ -241,6 +245,13 @@ mod tests {
         assert_eq!(c.plugins.call_timeout_ms, 5);
         assert_eq!(c.plugins.dir, PluginsConfig::default().dir);
         assert_eq!(c.pidfile(), Path::new("/run/hostctl/hostctl.pid"));
+    }
+
+    #[test]
+    fn the_init_is_debians_static_tini_unless_configured() {
+        assert_eq!(Config::default().containers.init_path, Path::new("/usr/bin/tini-static"));
+        let c: Config = toml_file::parse(Path::new("c.toml"), "[containers]\ninit-path = \"/opt/tini\"\n").unwrap();
+        assert_eq!((c.containers.init_path.as_path(), c.containers.cgroup_parent.as_str()), (Path::new("/opt/tini"), "hostctl"));
     }
 
     #[test]

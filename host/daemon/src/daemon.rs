@@ -101,6 +101,7 @@ impl Daemon {
                 cgroup_version: config.containers.cgroup_version,
                 hostctl: std::env::current_exe().context("finding the hostctl binary (it runs the shims)")?,
                 netns_root: root.join("netns"),
+                init_path: config.containers.init_path.clone(),
             },
             state,
             images.clone(),

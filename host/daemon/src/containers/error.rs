@@ -24,6 +24,9 @@ pub enum ContainerError {
     State(#[from] StateError),
     #[error(transparent)]
     Spec(#[from] SpecError),
+    /// A security option this host cannot honour (a bad capability, device, ulimit).
+    #[error(transparent)]
+    Security(#[from] super::security::SecurityError),
     #[error(transparent)]
     Shim(#[from] ShimError),
     #[error(transparent)]
@@ -52,7 +55,7 @@ impl From<ContainerError> for ApiError {
             ContainerError::StartFailed { exit_code: 126 | 127, .. } => ErrorKind::InvalidArgument,
             ContainerError::StartFailed { .. } => ErrorKind::Internal,
             ContainerError::Plugin(ref p) if p.kind() == hostctl_plugin_runtime::ErrorKind::PluginFailed => ErrorKind::PluginFailed,
-            ContainerError::Network(_) => ErrorKind::InvalidArgument,
+            ContainerError::Network(_) | ContainerError::Security(_) => ErrorKind::InvalidArgument,
             ContainerError::Plugin(_)
             | ContainerError::State(_)
             | ContainerError::Spec(_)

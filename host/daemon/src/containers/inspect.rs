@@ -22,7 +22,7 @@ impl ContainerService {
         let bundle = self.bundle(&r.id);
         let s = &r.state;
         let zero = "0001-01-01T00:00:00Z".to_owned();
-        Ok(serde_json::json!({
+        let mut doc = serde_json::json!({
             "Id": r.id,
             "Created": r.created,
             "Path": r.command.first(),
@@ -77,7 +77,14 @@ impl ContainerService {
             },
             "HostConfig": {
                 "Memory": r.host_config.memory,
+                "MemorySwap": r.host_config.memory_swap,
+                "MemoryReservation": r.host_config.memory_reservation,
                 "NanoCpus": r.host_config.nano_cpus,
+                "CpuShares": r.host_config.cpu_shares,
+                "CpuQuota": r.host_config.cpu_quota,
+                "CpuPeriod": r.host_config.cpu_period,
+                "CpusetCpus": r.host_config.cpuset_cpus,
+                "CpusetMems": r.host_config.cpuset_mems,
                 "PidsLimit": r.host_config.pids_limit,
                 "AutoRemove": r.host_config.auto_remove,
                 "NetworkMode": if r.host_config.network_mode.is_empty() { "none" } else { r.host_config.network_mode.as_str() },
@@ -87,10 +94,23 @@ impl ContainerService {
                 "Binds": (!r.host_config.binds.is_empty()).then_some(&r.host_config.binds),
                 // The --security-opt strings as sent (a profile as its JSON); null without any.
                 "SecurityOpt": (!r.host_config.security_opt.is_empty()).then_some(&r.host_config.security_opt),
+                // As the request had them (Docker's: CapAdd/CapDrop null when not asked
+                // for, Devices and Ulimits lists, Init absent unless set).
+                "CapAdd": r.host_config.cap_add,
+                "CapDrop": r.host_config.cap_drop,
+                "Privileged": r.host_config.privileged,
+                "ReadonlyRootfs": r.host_config.readonly_rootfs,
+                "Devices": r.host_config.devices,
+                "Ulimits": r.host_config.ulimits,
+                "ShmSize": r.host_config.shm_size,
             },
             "CgroupPath": r.cgroup_path,
             "ShimPid": s.shim_pid,
-        }))
+        });
+        if let Some(init) = r.host_config.init {
+            doc["HostConfig"]["Init"] = init.into();
+        }
+        Ok(doc)
     }
 
     /// `GraphDriver.Data`: the driver's description of the container's writable layer;

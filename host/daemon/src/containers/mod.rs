@@ -2,7 +2,8 @@
 //! `inspect`, and the supervision of running containers through their shims.
 //!
 //! A container's life, and who does what:
-//! - **create** checks its limits against Docker's ranges ([`resources`]), records the
+//! - **create** checks its limits against Docker's ranges ([`resources`]), resolves its
+//!   capabilities, devices, ulimits and init against the host ([`security`]), records the
 //!   container (state store) and asks the storage plugin for its writable layer on the
 //!   image's top layer; publishes `create`.
 //! - **start** mounts the rootfs (the storage plugin's mount plan), records the mount,
@@ -24,6 +25,7 @@
 //! that is not running).
 
 pub mod attach;
+mod devices;
 mod error;
 mod inspect;
 pub mod logs;
@@ -32,6 +34,7 @@ pub mod records;
 mod resources;
 mod restart;
 pub mod seccomp;
+mod security;
 mod shim;
 pub mod signals;
 pub mod spec;
@@ -100,6 +103,8 @@ pub struct ContainersConfig {
     pub hostctl: PathBuf,
     /// Where containers' network namespaces are kept (`<data-root>/netns`).
     pub netns_root: PathBuf,
+    /// The static init `--init` binds in (`[containers] init-path`).
+    pub init_path: PathBuf,
 }
 
 /// The container service; cheap to clone (all clones share one state).
@@ -270,7 +275,9 @@ impl ContainerService {
         for bind in &request.host_config.binds {
             attach::Bind::parse(bind).map_err(ContainerError::Invalid)?;
         }
-        resources::check(&request.host_config, resources::host_cpus()).map_err(ContainerError::Invalid)?;
+        resources::check(&request.host_config, &resources::Host::detect()).map_err(ContainerError::Invalid)?;
+        resources::adapt(&mut request.host_config);
+        let granted = security::resolve(&request.host_config, &self.inner.config.init_path, &security::Host::detect())?;
         let security = seccomp::SecurityOptions::parse(&request.host_config.security_opt).map_err(ContainerError::Invalid)?;
         seccomp::check(&security).map_err(ContainerError::Invalid)?;
         let images = self.inner.images.clone();
@@ -319,6 +326,7 @@ impl ContainerService {
             labels,
             stop_signal: image_config.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
             host_config: request.host_config.clone(),
+            granted,
             cgroup_path: format!("/{}/{id}", self.inner.config.cgroup_parent.trim_matches('/')),
             state: State::created(),
             rootfs: None,

@@ -88,6 +88,11 @@ pub struct ContainerRecord {
     /// Signal `stop` sends first (the image's `StopSignal`), e.g. `SIGTERM`.
     pub stop_signal: String,
     pub host_config: HostConfig,
+    /// What create granted it from its security options, resolved against the host: its
+    /// capabilities, devices, rlimits and init (Docker's defaults for a record written
+    /// before they existed).
+    #[serde(default)]
+    pub granted: super::security::Granted,
     /// The cgroup path (relative to each hierarchy's root) the shim creates.
     pub cgroup_path: String,
     pub state: State,

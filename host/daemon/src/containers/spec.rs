@@ -1,16 +1,20 @@
 //! The OCI runtime spec (`config.json`) of a container: what the shim runs. It is the
 //! internal description of a container, so a bundle the daemon writes is one runc would
 //! accept. Docker's defaults throughout: its mounts, masked and read-only paths, and
-//! capability set, seccomp profile ([`super::seccomp`]) and `no_new_privs`; new pid, mount, uts, ipc and (unless `--network host`) network
-//! namespaces; the container's cgroup limits.
+//! capability set, seccomp profile ([`super::seccomp`]) and `no_new_privs`; new pid,
+//! mount, uts, ipc and (unless `--network host`) network namespaces. Its two halves live
+//! beside it: [`security`] (capabilities, rlimits, `--init`, devices, what `--privileged`
+//! changes) and [`resources`] (the cgroup limits).
+
+mod resources;
+mod security;
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxPidsBuilder, LinuxResourcesBuilder, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
-    get_default_maskedpaths, get_default_mounts, get_default_readonly_paths,
+    LinuxBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder, get_default_maskedpaths, get_default_mounts, get_default_readonly_paths,
 };
 
 use super::records::ContainerRecord;
@@ -26,9 +30,6 @@ pub use hostctl_kernel::container::capabilities::DOCKER_DEFAULT as DEFAULT_CAPAB
 /// Docker also masks these (beyond oci-spec's defaults).
 const EXTRA_MASKED: &[&str] = &["/proc/interrupts", "/sys/devices/virtual/powercap"];
 
-/// CFS period for `--cpus` (Docker's).
-const CPU_PERIOD: u64 = 100_000;
-
 #[derive(Debug, thiserror::Error)]
 #[error("container {id}: building its OCI spec: {message}")]
 pub struct SpecError {
@@ -39,85 +40,21 @@ pub struct SpecError {
 /// The spec for `record`, whose rootfs is mounted at `rootfs`.
 pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result<Spec, SpecError> {
     let err = |e: &dyn std::fmt::Display| SpecError { id: record.id.clone(), message: e.to_string() };
-    let capabilities: oci_spec::runtime::Capabilities = DEFAULT_CAPABILITIES
-        .iter()
-        .map(|c| serde_json::from_value::<Capability>(serde_json::Value::String((*c).into())))
-        .collect::<Result<_, _>>()
-        .map_err(|e| err(&e))?;
+    let hc = &record.host_config;
     let process = ProcessBuilder::default()
         .terminal(false)
         .user(UserBuilder::default().uid(0u32).gid(0u32).build().map_err(|e| err(&e))?)
-        .args(record.command.clone())
+        .args(security::args(record))
         .env(record.env.clone())
         .cwd(if record.working_dir.is_empty() { "/".to_owned() } else { record.working_dir.clone() })
-        .capabilities(
-            LinuxCapabilitiesBuilder::default()
-                .bounding(capabilities.clone())
-                .effective(capabilities.clone())
-                .permitted(capabilities)
-                // Empty, as Docker has had it since CVE-2022-24769: an inheritable set
-                // lets a file with inheritable capabilities gain them across exec.
-                .inheritable(oci_spec::runtime::Capabilities::new())
-                .ambient(oci_spec::runtime::Capabilities::new())
-                .build()
-                .map_err(|e| err(&e))?,
-        )
+        .capabilities(security::capabilities(&record.granted.capabilities).map_err(|e| err(&e))?)
+        .rlimits(security::rlimits(&record.granted.rlimits).map_err(|e| err(&e))?)
         .no_new_privileges(record.security.no_new_privileges)
         .build()
         .map_err(|e| err(&e))?;
 
-    let host_network = record.host_config.network_mode == "host";
-    let mut mounts = get_default_mounts();
-    for m in mounts.iter_mut() {
-        if m.destination() == Path::new("/proc") {
-            // Docker's nosuid,noexec,nodev, and read-only: the container reads its
-            // processes and writes nothing through procfs. (Docker leaves /proc writable
-            // and makes only /proc/sys and friends read-only; oom_score_adj and sysctls
-            // are written by the init before this mount exists.)
-            m.set_options(Some(["nosuid", "noexec", "nodev", "ro"].map(String::from).to_vec()));
-        }
-    }
-    if host_network {
-        // A fresh sysfs needs a network namespace of its own; bind the host's instead,
-        // read-only and not recursively (so the host's /sys/fs/cgroup stays out).
-        for m in mounts.iter_mut() {
-            if m.destination() == Path::new("/sys") {
-                *m = MountBuilder::default()
-                    .destination("/sys")
-                    .typ("bind")
-                    .source("/sys")
-                    .options(vec!["bind".into(), "nosuid".into(), "noexec".into(), "nodev".into(), "ro".into()])
-                    .build()
-                    .map_err(|e| err(&e))?;
-            }
-        }
-    }
-    for point in &record.mounts {
-        let mut options = vec!["rbind".to_owned(), "rprivate".to_owned()];
-        if point.read_only {
-            options.push("ro".into());
-        }
-        mounts.push(
-            MountBuilder::default()
-                .destination(point.destination.clone())
-                .typ("bind")
-                .source(point.source.clone())
-                .options(options)
-                .build()
-                .map_err(|e| err(&e))?,
-        );
-    }
-    for (file, dest) in [(bundle.hostname_file(), "/etc/hostname"), (bundle.hosts_file(), "/etc/hosts")] {
-        mounts.push(
-            MountBuilder::default()
-                .destination(dest)
-                .typ("bind")
-                .source(file)
-                .options(vec!["rbind".into(), "rprivate".into()])
-                .build()
-                .map_err(|e| err(&e))?,
-        );
-    }
+    let host_network = hc.network_mode == "host";
+    let mounts = mounts(record, bundle, host_network).map_err(|e| err(&e))?;
 
     let mut namespaces = [LinuxNamespaceType::Pid, LinuxNamespaceType::Mount, LinuxNamespaceType::Uts, LinuxNamespaceType::Ipc]
         .into_iter()
@@ -134,26 +71,20 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
         namespaces.push(net.build().map_err(|e| err(&e))?);
     }
 
-    let hc = &record.host_config;
-    let mut resources = LinuxResourcesBuilder::default();
-    if hc.memory > 0 {
-        resources = resources.memory(LinuxMemoryBuilder::default().limit(hc.memory).build().map_err(|e| err(&e))?);
-    }
-    if hc.nano_cpus > 0 {
-        let quota = (hc.nano_cpus as u128 * CPU_PERIOD as u128 / 1_000_000_000) as i64;
-        resources = resources.cpu(LinuxCpuBuilder::default().quota(quota).period(CPU_PERIOD).build().map_err(|e| err(&e))?);
-    }
-    if hc.pids_limit > 0 {
-        resources = resources.pids(LinuxPidsBuilder::default().limit(hc.pids_limit).build().map_err(|e| err(&e))?);
-    }
-    let mut masked = get_default_maskedpaths();
+    let (devices, device_rules) = security::devices(record).map_err(|e| err(&e))?;
+    // A privileged container sees everything (Docker clears both lists).
+    let (mut masked, mut readonly) = (get_default_maskedpaths(), get_default_readonly_paths());
     masked.extend(EXTRA_MASKED.iter().map(|p| (*p).to_owned()));
+    if hc.privileged {
+        (masked, readonly) = (Vec::new(), Vec::new());
+    }
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .cgroups_path(record.cgroup_path.clone())
-        .resources(resources.build().map_err(|e| err(&e))?)
+        .resources(resources::build(hc, device_rules).map_err(|e| err(&e))?)
+        .devices(devices)
         .masked_paths(masked)
-        .readonly_paths(get_default_readonly_paths())
+        .readonly_paths(readonly)
         .build()
         .map_err(|e| err(&e))?;
 
@@ -163,7 +94,7 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
     }
     let mut spec = SpecBuilder::default()
         .version("1.0.2")
-        .root(RootBuilder::default().path(rootfs).readonly(false).build().map_err(|e| err(&e))?)
+        .root(RootBuilder::default().path(rootfs).readonly(hc.readonly_rootfs).build().map_err(|e| err(&e))?)
         .process(process)
         .hostname(record.hostname.clone())
         .mounts(mounts)
@@ -171,10 +102,9 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
         .annotations(annotations)
         .build()
         .map_err(|e| err(&e))?;
-    // Docker's default profile (or the container's own) for the final bounding set.
-    // TODO(lead, at merge): pass HostConfig.Privileged (no default profile, as Docker).
-    let privileged = false;
-    let seccomp = super::seccomp::linux_seccomp(&record.security, &super::seccomp::bounding_of(&spec), privileged).map_err(|e| err(&e))?;
+    // Docker's default profile (or the container's own) for the final bounding set; a
+    // privileged container gets no default profile, as Docker's.
+    let seccomp = super::seccomp::linux_seccomp(&record.security, &super::seccomp::bounding_of(&spec), hc.privileged).map_err(|e| err(&e))?;
     if let Some(seccomp) = &seccomp {
         // Compiled once per distinct filter, here, rather than by every shim.
         let program = super::seccomp::precompiled(seccomp).map_err(|e| err(&e))?;
@@ -185,6 +115,51 @@ pub fn build(record: &ContainerRecord, rootfs: &Path, bundle: &Bundle) -> Result
         linux.set_seccomp(seccomp);
     }
     Ok(spec)
+}
+
+/// Docker's default mounts (as `--privileged` and `--shm-size` change them), the init's
+/// bind, the `-v`s, then `/etc/hostname` and `/etc/hosts`. `--read-only` changes none:
+/// Docker keeps `/proc`, `/dev/*`, the volumes and these files writable, and the rest
+/// of its defaults are read-only already.
+fn mounts(record: &ContainerRecord, bundle: &Bundle, host_network: bool) -> Result<Vec<Mount>, String> {
+    let e = |e: oci_spec::OciSpecError| e.to_string();
+    let mut mounts = get_default_mounts();
+    for m in mounts.iter_mut() {
+        if m.destination() == Path::new("/proc") {
+            // Docker's nosuid,noexec,nodev, and read-only: the container reads its
+            // processes and writes nothing through procfs. (Docker leaves /proc writable
+            // and makes only /proc/sys and friends read-only; oom_score_adj and sysctls
+            // are written by the init before this mount exists.)
+            m.set_options(Some(["nosuid", "noexec", "nodev", "ro"].map(String::from).to_vec()));
+        }
+        if host_network && m.destination() == Path::new("/sys") {
+            // A fresh sysfs needs a network namespace of its own; bind the host's instead,
+            // not recursively (so the host's /sys/fs/cgroup stays out), read-only unless
+            // privileged.
+            *m = MountBuilder::default()
+                .destination("/sys")
+                .typ("bind")
+                .source("/sys")
+                .options(["bind", "nosuid", "noexec", "nodev", "ro"].map(String::from).to_vec())
+                .build()
+                .map_err(e)?;
+        }
+    }
+    security::adjust_mounts(&mut mounts, record);
+    mounts.extend(security::init_mount(record)?);
+    for point in &record.mounts {
+        let mut options = vec!["rbind".to_owned(), "rprivate".to_owned()];
+        if point.read_only {
+            options.push("ro".into());
+        }
+        mounts.push(
+            MountBuilder::default().destination(point.destination.clone()).typ("bind").source(point.source.clone()).options(options).build().map_err(e)?,
+        );
+    }
+    for (file, dest) in [(bundle.hostname_file(), "/etc/hostname"), (bundle.hosts_file(), "/etc/hosts")] {
+        mounts.push(MountBuilder::default().destination(dest).typ("bind").source(file).options(vec!["rbind".into(), "rprivate".into()]).build().map_err(e)?);
+    }
+    Ok(mounts)
 }
 
 /// `/etc/hosts` for a container of its own network namespace, as Docker writes it: the
@@ -200,7 +175,9 @@ pub fn hosts_file(hostname: &str, address: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::containers::devices::{DeviceNode, GrantedDevice};
     use crate::containers::records::State;
+    use crate::containers::security::{Granted, Rlimit};
     use hostctl_api::types::HostConfig;
 
     fn record(host_config: HostConfig) -> ContainerRecord {
@@ -218,6 +195,7 @@ mod tests {
             labels: Default::default(),
             stop_signal: "SIGTERM".into(),
             host_config,
+            granted: Granted::default(),
             cgroup_path: "/hostctl/ccc".into(),
             state: State::created(),
             rootfs: None,
@@ -274,5 +252,105 @@ mod tests {
         assert!(json["linux"]["namespaces"].as_array().unwrap().iter().all(|n| n["type"] != "network"));
         let sys = json["mounts"].as_array().unwrap().iter().find(|m| m["destination"] == "/sys").unwrap();
         assert_eq!(sys["type"], "bind");
+    }
+
+    fn spec_json(record: &ContainerRecord) -> serde_json::Value {
+        serde_json::to_value(build(record, Path::new("/r"), &Bundle::new("/b")).unwrap()).unwrap()
+    }
+
+    fn mount<'a>(json: &'a serde_json::Value, destination: &str) -> &'a serde_json::Value {
+        json["mounts"].as_array().unwrap().iter().find(|m| m["destination"] == destination).unwrap()
+    }
+
+    fn options(json: &serde_json::Value, destination: &str) -> Vec<String> {
+        serde_json::from_value(mount(json, destination)["options"].clone()).unwrap()
+    }
+
+    #[test]
+    fn the_resolved_capabilities_and_rlimits_are_the_processs() {
+        let mut r = record(HostConfig::default());
+        r.granted.capabilities = vec!["CAP_NET_ADMIN".into()];
+        r.granted.rlimits = vec![Rlimit { kind: "RLIMIT_NOFILE".into(), soft: 1024, hard: 2048 }];
+        let json = spec_json(&r);
+        for set in ["bounding", "effective", "permitted"] {
+            assert_eq!(json["process"]["capabilities"][set], serde_json::json!(["CAP_NET_ADMIN"]), "{set}");
+        }
+        assert_eq!(json["process"]["rlimits"], serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048}]));
+        r.granted.capabilities.clear();
+        let none = spec_json(&r);
+        assert_eq!(none["process"]["capabilities"]["bounding"], serde_json::json!([]), "--cap-drop ALL");
+    }
+
+    #[test]
+    fn a_default_container_is_confined_as_dockers() {
+        let json = spec_json(&record(HostConfig { shm_size: 64 << 20, ..Default::default() }));
+        assert!(options(&json, "/proc").contains(&"ro".to_owned()));
+        assert!(options(&json, "/sys").contains(&"ro".to_owned()));
+        assert!(options(&json, "/sys/fs/cgroup").contains(&"ro".to_owned()));
+        assert!(!json["linux"]["maskedPaths"].as_array().unwrap().is_empty());
+        assert!(!json["linux"]["readonlyPaths"].as_array().unwrap().is_empty());
+        assert_eq!(json["linux"]["devices"], serde_json::json!([]));
+        assert_eq!(json["linux"]["resources"]["devices"], serde_json::json!([]), "the kernel layer starts from Docker's rules");
+        assert_eq!(json["root"]["readonly"], false);
+        assert_eq!(json["process"]["args"], serde_json::json!(["sh", "-c", "true"]));
+        assert!(options(&json, "/dev/shm").contains(&"size=67108864".to_owned()), "{:?}", options(&json, "/dev/shm"));
+    }
+
+    #[test]
+    fn privileged_opens_proc_sys_cgroups_and_every_host_device() {
+        let json = spec_json(&record(HostConfig { privileged: true, ..Default::default() }));
+        for writable in ["/proc", "/sys", "/sys/fs/cgroup"] {
+            assert!(!options(&json, writable).contains(&"ro".to_owned()), "{writable}: {:?}", options(&json, writable));
+        }
+        assert_eq!(json["linux"]["maskedPaths"], serde_json::json!([]));
+        assert_eq!(json["linux"]["readonlyPaths"], serde_json::json!([]));
+        assert_eq!(json["linux"]["resources"]["devices"], serde_json::json!([{"allow": true, "access": "rwm"}]));
+        let devices = json["linux"]["devices"].as_array().unwrap();
+        assert!(devices.iter().any(|d| d["path"] == "/dev/null" && d["type"] == "c" && d["major"] == 1 && d["minor"] == 3), "{devices:?}");
+        let host = HostConfig { privileged: true, network_mode: "host".into(), ..Default::default() };
+        let json = spec_json(&record(host));
+        assert_eq!(mount(&json, "/sys")["type"], "bind");
+        assert!(!options(&json, "/sys").contains(&"ro".to_owned()));
+    }
+
+    #[test]
+    fn devices_come_with_their_cgroup_permissions() {
+        let mut r = record(HostConfig::default());
+        let node = DeviceNode { path: "/dev/fuse".into(), kind: 'c', major: 10, minor: 229, file_mode: 0o600, uid: 0, gid: 0 };
+        r.granted.devices = vec![GrantedDevice { node, permissions: "r".into() }];
+        let json = spec_json(&r);
+        assert_eq!(
+            json["linux"]["devices"],
+            serde_json::json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o600, "uid": 0, "gid": 0}])
+        );
+        assert_eq!(json["linux"]["resources"]["devices"], serde_json::json!([{"allow": true, "type": "c", "major": 10, "minor": 229, "access": "r"}]));
+    }
+
+    #[test]
+    fn shm_size_is_the_size_of_dev_shm_and_dockers_by_default() {
+        let json = spec_json(&record(HostConfig { shm_size: 16 << 20, ..Default::default() }));
+        let shm = options(&json, "/dev/shm");
+        assert_eq!(shm.iter().filter(|o| o.starts_with("size=")).collect::<Vec<_>>(), ["size=16777216"]);
+        let json = spec_json(&record(HostConfig::default()));
+        assert!(options(&json, "/dev/shm").contains(&"size=67108864".to_owned()), "a record from before ShmSize was filled in");
+    }
+
+    #[test]
+    fn read_only_makes_the_root_read_only_and_keeps_the_rest() {
+        let json = spec_json(&record(HostConfig { readonly_rootfs: true, ..Default::default() }));
+        assert_eq!(json["root"]["readonly"], true);
+        assert!(!options(&json, "/etc/hosts").contains(&"ro".to_owned()), "Docker keeps /etc/hosts writable");
+        assert!(!options(&json, "/dev/shm").contains(&"ro".to_owned()));
+    }
+
+    #[test]
+    fn init_runs_the_command_from_a_read_only_bind() {
+        let mut r = record(HostConfig { init: Some(true), ..Default::default() });
+        r.granted.init = Some("/usr/bin/tini-static".into());
+        let json = spec_json(&r);
+        assert_eq!(json["process"]["args"], serde_json::json!(["/sbin/docker-init", "--", "sh", "-c", "true"]));
+        let init = mount(&json, "/sbin/docker-init");
+        assert_eq!((init["source"].as_str(), init["type"].as_str()), (Some("/usr/bin/tini-static"), Some("bind")));
+        assert_eq!(options(&json, "/sbin/docker-init"), ["bind", "ro"]);
     }
 }
