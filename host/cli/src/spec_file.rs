@@ -19,10 +19,21 @@
 //! restart = "on-failure:3"                  # no, always, unless-stopped, on-failure[:N]
 //! volumes = ["data:/data", "/srv/www:/www:ro"] # -v
 //! security-opt = ["seccomp=profile.json"]   # --security-opt (a relative profile is beside this file)
+//! cap-add = ["NET_ADMIN"]                   # --cap-add (cap-drop = ["ALL"]: --cap-drop)
+//! privileged = false                        # --privileged
+//! read-only = true                          # --read-only
+//! devices = ["/dev/fuse", "/dev/net/tun:/dev/tun:r"] # --device
+//! ulimits = ["nofile=1024:2048"]            # --ulimit
+//! init = true                               # --init
 //! [resources]
 //! memory = "64m"
-//! cpus = 0.5
+//! memory-swap = "128m"                      # or -1: unlimited swap
+//! memory-reservation = "32m"
+//! cpus = 0.5                                # or cpu-period/cpu-quota (microseconds)
+//! cpu-shares = 512
+//! cpuset-cpus = "0-1"                       # cpuset-mems = "0"
 //! pids-limit = 100
+//! shm-size = "128m"
 //! ```
 
 use std::collections::BTreeMap;
@@ -34,6 +45,8 @@ use hostctl_api::types::ContainerCreate;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use toml::Spanned;
+
+mod options;
 
 /// A command: a list, or a string for `/bin/sh -c` (Docker's shell form).
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +131,14 @@ pub struct Resources {
     pub memory: Option<Spanned<String>>,
     pub cpus: Option<Spanned<f64>>,
     pub pids_limit: Option<i64>,
+    pub memory_swap: Option<Spanned<options::MemorySwap>>,
+    pub memory_reservation: Option<Spanned<String>>,
+    pub cpu_shares: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub shm_size: Option<Spanned<String>>,
 }
 
 /// The file as written.
@@ -141,6 +162,13 @@ pub struct SpecFile {
     pub volumes: Option<Vec<Spanned<String>>>,
     pub ports: Option<Vec<Spanned<String>>>,
     pub security_opt: Option<Vec<Spanned<String>>>,
+    pub cap_add: Option<Vec<String>>,
+    pub cap_drop: Option<Vec<String>>,
+    pub privileged: Option<bool>,
+    pub read_only: Option<bool>,
+    pub devices: Option<Vec<Spanned<String>>>,
+    pub ulimits: Option<Vec<Spanned<String>>>,
+    pub init: Option<bool>,
     #[serde(default)]
     pub resources: Resources,
 }
@@ -159,7 +187,9 @@ pub fn read(path: &Path) -> Result<Spec, TomlError> {
     let text = toml_file::read_text(path)?;
     let file: SpecFile = toml_file::parse(path, &text)?;
     let at = |span: std::ops::Range<usize>, key: &str, message: String| toml_file::error_at(path, &text, span.start, key, message);
-    let mut create = ContainerCreate { image: file.image.unwrap_or_default(), ..Default::default() };
+    let mut create = ContainerCreate::default();
+    options::apply(&file, &mut create.host_config, &at)?;
+    create.image = file.image.unwrap_or_default();
     create.cmd = file.command.map(CommandLine::into_args).unwrap_or_default();
     create.entrypoint = file.entrypoint.map(CommandLine::into_args);
     create.env = match file.env {
@@ -227,7 +257,7 @@ pub fn nano_cpus(cpus: f64) -> Result<i64, String> {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Spec, TomlError> {
+    pub(super) fn parse(text: &str) -> Result<Spec, TomlError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("web.toml");
         std::fs::write(&path, text).unwrap();
@@ -235,7 +265,7 @@ mod tests {
     }
 
     /// The error line for `text`, with the file's name alone (`web.toml:…`).
-    fn error(text: &str) -> String {
+    pub(super) fn error(text: &str) -> String {
         let err = parse(text).unwrap_err();
         TomlError { path: "web.toml".into(), ..err }.to_string()
     }
@@ -269,7 +299,7 @@ mod tests {
     fn an_unknown_key_names_its_place_and_key() {
         assert_eq!(
             error("image = \"busybox\"\n\n[resources]\nmemroy = \"1g\"\n"),
-            "web.toml:4:1: resources.memroy: unknown key, expected one of memory, cpus, pids-limit"
+            "web.toml:4:1: resources.memroy: unknown key, expected one of memory, cpus, pids-limit, memory-swap, memory-reservation, cpu-shares, cpu-quota, cpu-period, cpuset-cpus, cpuset-mems, shm-size"
         );
         assert!(error("colour = 1\n").starts_with("web.toml:1:1: colour: unknown key, expected one of name, image, command,"));
     }
