@@ -2,12 +2,11 @@
 //! `MemorySwap` twice `Memory`, a 64 MiB `/dev/shm`) and Docker's range checks, with its
 //! words (moby's `verifyPlatformContainerResources`), made at `create` rather than
 //! failing, or starving the container, at `start`: memory, swap and reservation, CPUs,
-//! CFS period and quota, CPU shares, cpuset CPUs and memory nodes against the host's,
-//! `/dev/shm`'s size.
-
-use std::collections::BTreeSet;
+//! CFS period and quota, CPU shares, cpuset CPUs and memory nodes against the host's
+//! (the kernel crate's [`cpuset::check`], which the shim makes again), `/dev/shm`'s size.
 
 use hostctl_api::types::HostConfig;
+use hostctl_kernel::cgroups::cpuset::{self, Available};
 
 /// Docker's `linuxMinMemory`.
 pub const MIN_MEMORY: i64 = 6 << 20;
@@ -25,15 +24,13 @@ pub struct Host {
     /// CPUs this daemon may run on (Go's `runtime.NumCPU`, which Docker counts).
     pub cpus: u32,
     /// The CPUs and memory nodes a container's cpuset may name (`0-1`, `0`).
-    pub cpuset_cpus: String,
-    pub cpuset_mems: String,
+    pub cpuset: Available,
 }
 
 impl Host {
     /// This host.
     pub fn detect() -> Host {
-        let (cpuset_cpus, cpuset_mems) = host_cpuset();
-        Host { cpus: host_cpus(), cpuset_cpus, cpuset_mems }
+        Host { cpus: host_cpus(), cpuset: Available::of_host() }
     }
 }
 
@@ -51,8 +48,7 @@ pub fn adapt(config: &mut HostConfig) {
 pub fn check(config: &HostConfig, host: &Host) -> Result<(), String> {
     check_memory(config)?;
     check_cpu(config, host)?;
-    check_cpuset("cpus", &config.cpuset_cpus, &host.cpuset_cpus)?;
-    check_cpuset("mems", &config.cpuset_mems, &host.cpuset_mems)?;
+    cpuset::check_against(&config.cpuset_cpus, &config.cpuset_mems, &host.cpuset).map_err(|e| e.to_string())?;
     if config.shm_size < 0 {
         return Err(format!("ShmSize {}: SHM size can not be less than 0", config.shm_size));
     }
@@ -107,46 +103,6 @@ fn check_cpu(c: &HostConfig, host: &Host) -> Result<(), String> {
     Ok(())
 }
 
-/// A cpuset list (`0-3,5`) as the set of numbers it names (Docker's `ParseUintList`).
-pub fn parse_list(text: &str) -> Result<BTreeSet<u32>, String> {
-    let bad = || format!("invalid format: {text}");
-    let mut set = BTreeSet::new();
-    for part in text.split(',') {
-        let number = |s: &str| s.parse::<u32>().map_err(|_| bad());
-        match part.split_once('-') {
-            Some((low, high)) => {
-                let (low, high) = (number(low)?, number(high)?);
-                if low > high || high - low > 65_536 {
-                    return Err(bad());
-                }
-                set.extend(low..=high);
-            }
-            None => {
-                set.insert(number(part)?);
-            }
-        }
-    }
-    Ok(set)
-}
-
-/// Refuse a cpuset `what` (`cpus`, `mems`) that is malformed or names what the host
-/// lacks, in Docker's words.
-///
-/// The one place a cpuset is checked: it moves to the kernel crate's cgroup code
-/// (which knows the daemon's own cpuset) when that exports its check.
-fn check_cpuset(what: &str, requested: &str, available: &str) -> Result<(), String> {
-    if requested.is_empty() {
-        return Ok(());
-    }
-    let set = parse_list(requested).map_err(|e| format!("Invalid value {requested} for cpuset {what}: {e}"))?;
-    let host = parse_list(available).unwrap_or_default();
-    if !set.is_subset(&host) {
-        let noun = if what == "cpus" { "CPUs" } else { "memory nodes" };
-        return Err(format!("Requested {noun} are not available - requested {requested}, available: {available}"));
-    }
-    Ok(())
-}
-
 /// The CPUs this daemon may run on (Go's `runtime.NumCPU`, which Docker counts).
 pub fn host_cpus() -> u32 {
     match rustix::thread::sched_getaffinity(None) {
@@ -155,19 +111,12 @@ pub fn host_cpus() -> u32 {
     }
 }
 
-/// The host's online CPUs and memory nodes (`0-1`, `0`); a host without NUMA has node 0.
-fn host_cpuset() -> (String, String) {
-    let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let cpus = read("/sys/devices/system/cpu/online").unwrap_or_else(|| format!("0-{}", host_cpus().saturating_sub(1)));
-    (cpus, read("/sys/devices/system/node/online").unwrap_or_else(|| "0".into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn host() -> Host {
-        Host { cpus: 2, cpuset_cpus: "0-1".into(), cpuset_mems: "0".into() }
+        Host { cpus: 2, cpuset: Available { cpus: "0-1".into(), mems: "0".into() } }
     }
 
     fn limits(memory: i64, nano_cpus: i64) -> HostConfig {
@@ -249,8 +198,6 @@ mod tests {
         for ok in [set("0", "0"), set("0-1", ""), set("1,0", "0")] {
             assert!(check(&ok, &host()).is_ok(), "{ok:?}");
         }
-        assert_eq!(parse_list("0-2,5").unwrap().into_iter().collect::<Vec<_>>(), [0, 1, 2, 5]);
-        assert!(parse_list("").is_err() && parse_list("1,,2").is_err());
     }
 
     #[test]
@@ -268,7 +215,7 @@ mod tests {
     fn the_host_has_a_cpu_and_a_cpuset() {
         let host = Host::detect();
         assert!(host.cpus >= 1);
-        assert!(parse_list(&host.cpuset_cpus).unwrap().contains(&0), "{host:?}");
-        assert!(parse_list(&host.cpuset_mems).unwrap().contains(&0), "{host:?}");
+        assert!(cpuset::parse_list(&host.cpuset.cpus, 0).unwrap().contains(&0), "{host:?}");
+        assert!(cpuset::parse_list(&host.cpuset.mems, 0).unwrap().contains(&0), "{host:?}");
     }
 }
