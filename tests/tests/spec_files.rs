@@ -205,7 +205,7 @@ fn a_bad_spec_file_names_file_line_col_and_key_and_run_exits_125() {
         ("image = \"busybox\"\nimage = \"busybox\"\n", "2:1: image: duplicate key"),
         (
             "image = \"busybox\"\n\nrestrat = \"always\"\n",
-            "3:1: restrat: unknown key, expected one of name, image, command, entrypoint, env, workdir, hostname, user, labels, rm, detach, network, restart, volumes, ports, security-opt, resources",
+            "3:1: restrat: unknown key, expected one of name, image, command, entrypoint, env, workdir, hostname, user, labels, rm, detach, network, restart, volumes, ports, security-opt, cap-add, cap-drop, privileged, read-only, devices, ulimits, init, resources",
         ),
     ];
     for (file, error) in cases {
