@@ -172,6 +172,7 @@ fn privileged_can_mount_tmpfs_and_a_default_container_cannot() {
     for set in ["Bnd", "Eff", "Prm"] {
         assert_eq!(cap(&inside, set), cap(&host, "Bnd"), "Cap{set} is the host's bounding set: {inside}");
     }
+    assert!(inside.contains("Seccomp:\t0\n"), "no seccomp filter: {inside}");
     for mount in ["proc /proc proc rw", "sysfs /sys sysfs rw", "tmpfs /sys/fs/cgroup tmpfs rw"] {
         assert!(inside.contains(mount), "{mount}: {inside}");
     }
@@ -183,6 +184,7 @@ fn privileged_can_mount_tmpfs_and_a_default_container_cannot() {
     let default = run_ok(&daemon, &[], "ls /dev; cat /proc/self/status");
     assert!(!default.lines().any(|l| l == "loop-control"), "{default}");
     assert_eq!(cap(&default, "Bnd"), 0xa80425fb);
+    assert!(default.contains("Seccomp:\t2\n"), "Docker's default profile: {default}");
     daemon.stop();
 }
 

@@ -304,6 +304,7 @@ mod tests {
         }
         assert_eq!(json["linux"]["maskedPaths"], serde_json::json!([]));
         assert_eq!(json["linux"]["readonlyPaths"], serde_json::json!([]));
+        assert!(json["linux"].get("seccomp").is_none(), "no default seccomp profile, as Docker's");
         assert_eq!(json["linux"]["resources"]["devices"], serde_json::json!([{"allow": true, "access": "rwm"}]));
         let devices = json["linux"]["devices"].as_array().unwrap();
         assert!(devices.iter().any(|d| d["path"] == "/dev/null" && d["type"] == "c" && d["major"] == 1 && d["minor"] == 3), "{devices:?}");
