@@ -107,14 +107,13 @@ fn without_no_new_privileges_the_filter_is_installed_before_capabilities_drop() 
 }
 
 #[test]
-#[ignore = "needs --cap-add (the secopts branch): the lead turns it on at merge"]
 fn cap_add_sys_admin_opens_unshare_and_mount_under_the_default_profile() {
     let mut daemon = TestDaemon::with_busybox();
     let bind = probe_bind(&daemon);
     let calls = ["unshare-user", "unshare-all", "clone-newns"];
     assert_eq!(probe(&daemon, &bind, &["--cap-add", "SYS_ADMIN"], &calls), expect(&calls, "ok"));
     assert_eq!(probe(&daemon, &bind, &["--cap-add", "SYS_ADMIN"], &["add_key"]), expect(&["add_key"], "EPERM"));
-    assert_eq!(run(&daemon, &["--cap-add", "SYS_ADMIN"], &["sh", "-c", "mount -t tmpfs none /mnt && echo mounted"]), "mounted\n");
+    assert_eq!(run(&daemon, &["--cap-add", "SYS_ADMIN"], &["sh", "-c", "mkdir -p /mnt && mount -t tmpfs none /mnt && echo mounted"]), "mounted\n");
     daemon.stop();
 }
 
