@@ -2,8 +2,8 @@
 //! daemon and the real kernel: `--cap-add`/`--cap-drop` in the process's capability sets,
 //! `--privileged` (every capability of the bounding set, the host's devices, writable
 //! `/sys` and `/proc`, a tmpfs mount), `--read-only` (EROFS on `/`), `--device` (the node
-//! opens, its cgroup permissions hold, another device does not open), `--ulimit` (`ulimit
-//! -n`), the CPU and memory limits in the container's cgroup files, `--shm-size` (`df`),
+//! opens, its cgroup permissions hold, on v1 and under the v2 device program, another
+//! device does not open), `--ulimit` (`ulimit -n`), the CPU and memory limits in the container's cgroup files, `--shm-size` (`df`),
 //! `--init` (tini as PID 1: the command its child, SIGTERM forwarded, orphans reaped),
 //! the same through the API's `HostConfig` and `run -f`, `inspect`'s Docker fields, and
 //! every bad value refused at create with a 400 that names it, leaving nothing behind.
@@ -222,6 +222,21 @@ fn a_device_opens_in_the_container_and_one_not_passed_does_not() {
     // Read-only permissions: it opens for reading, not for writing; at another path.
     let out = run_ok(&daemon, &["--device", "/dev/fuse:/dev/myfuse:r"], "exec 2>&1; true < /dev/myfuse && echo read; true > /dev/myfuse || echo write-refused");
     assert!(out.contains("read\n") && out.contains("Operation not permitted") && out.contains("write-refused"), "{out}");
+    daemon.stop();
+}
+
+#[test]
+fn device_permissions_hold_under_the_cgroup_v2_device_program_too() {
+    let config = "[containers]\ncgroup-version = \"v2\"\n".to_owned();
+    let mut daemon = TestDaemon::with_busybox_and(Options { config, ..Options::default() });
+    let script = "exec 2>&1; grep '^0::/' /proc/self/cgroup; true < /dev/myfuse && echo read; true > /dev/myfuse || echo write-refused; \
+                  mknod /tmp/lc c 10 237 && true < /tmp/lc || echo loop-control-refused";
+    let out = run_ok(&daemon, &["--device", "/dev/fuse:/dev/myfuse:r"], script);
+    assert!(out.starts_with(&format!("0::/{}/", daemon.cgroup_parent())), "in the unified hierarchy: {out}");
+    assert!(out.contains("\nread\n"), "read allowed: {out}");
+    assert!(out.contains("write-refused") && out.contains("loop-control-refused"), "{out}");
+    let privileged = run_ok(&daemon, &["--privileged"], "exec 2>&1; true < /dev/loop-control && echo loop-control-opened");
+    assert!(privileged.contains("loop-control-opened"), "a *:* rwm: {privileged}");
     daemon.stop();
 }
 
